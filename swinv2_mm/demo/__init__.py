@@ -1,0 +1,1 @@
+"""Small deterministic datasets for the embedded demos and tests (no downloads)."""

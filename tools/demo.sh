@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's main command: build the environment if needed, then train and evaluate the
+# embedded demos on generated data. `bash tools/demo.sh det` or `seg` runs one of them.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash tools/setup_env.sh
+what="${1:-all}"
+if [[ "$what" == det || "$what" == all ]]; then
+  .venv/bin/python tools/demo_detection.py
+fi
+if [[ "$what" == seg || "$what" == all ]]; then
+  .venv/bin/python tools/demo_segmentation.py
+fi
