@@ -62,6 +62,13 @@ log "installing requirements/env.txt"
 # The local mmcv wheel satisfies mmdet/mmseg's mmcv<2.2 so the resolver never builds one itself.
 "${UV[@]}" install -q --python "$PY" ${MMCV_WHEEL:+"$MMCV_WHEEL"} -r requirements/env.txt "${CONSTRAINTS[@]}"
 
+# mmpretrain 1.2.0 is a test reference only, kept off the default path: installed in
+# site-packages it breaks `import mmdet.models` (mmdet probes it, and with transformers 5 it fails
+# with a TypeError that mmdet does not catch). tests/mmpretrain_reference.py adds the folder.
+if [[ ! -d "$VENV/reference/mmpretrain" ]]; then
+  "${UV[@]}" install -q --python "$PY" --no-deps --target "$VENV/reference" mmpretrain==1.2.0
+fi
+
 "${UV[@]}" install -q --python "$PY" --no-deps -e .
 "$PY" -c 'import torch, torchvision, mmcv._ext, mmdet, mmseg, timm, transformers, swinv2_mm'
 fingerprint > "$STAMP"
