@@ -18,7 +18,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from .attention import SHIFT_MASK_VALUE, WindowAttentionV2
+from .attention import SHIFT_MASK_VALUE, WindowAttentionV2, cached
 
 IntOrSeq = Union[int, Sequence[int]]
 
@@ -149,7 +149,7 @@ class SwinBlockV2(nn.Module):
         mask = None
         if shift:
             x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-            mask = _shift_mask(Hp, Wp, window, shift, x.device)
+            mask = cached(_shift_mask, Hp, Wp, window, shift, x.device)
         x = self.attn(window_partition(x, window), window, mask)
         x = window_reverse(x, window, Hp, Wp)
         if shift:
