@@ -1,0 +1,45 @@
+"""Pictures of a detector's predictions for a person: image in, boxes + masks + labels out."""
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+from .checkpoint_safety import (explain_refused_checkpoint, is_refused_load,
+                                trusted_runner_checkpoints)
+from .launch import ToolError, load_config, task_of
+
+
+def detect_images(inputs: Union[str, Sequence[str]], config: str, weights: str,
+                  out_dir: str = 'outputs/image_demo', device: Optional[str] = None,
+                  score_thr: float = 0.3, save_pred: bool = True) -> List[str]:
+    """Run mmdet's DetInferencer on images (files or a folder) and save pictures of the
+    predictions (boxes, masks, class names and scores) to out_dir/vis/. Returns their paths.
+
+    weights: a Runner checkpoint (loaded with the allow-list of checkpoint_safety) or a
+    plain state dict.
+    """
+    cfg = load_config(config)
+    if task_of(cfg) != 'mmdet':
+        raise ToolError(f'{config} is not a detection config (default_scope must be mmdet)')
+    if not osp.isfile(weights):
+        raise ToolError(f'checkpoint file not found: {weights}')
+    paths = [inputs] if isinstance(inputs, str) else list(inputs)
+    for p in paths:
+        if not osp.exists(p):
+            raise ToolError(f'input image or folder not found: {p}')
+    import torch
+    from mmdet.apis import DetInferencer
+    if device is None:
+        device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
+    try:
+        with trusted_runner_checkpoints():
+            inferencer = DetInferencer(model=cfg, weights=weights, device=device,
+                                       show_progress=False)
+    except Exception as e:
+        if is_refused_load(e):
+            raise explain_refused_checkpoint(weights, e) from e
+        raise
+    images = paths if len(paths) > 1 else paths[0]
+    inferencer(images, out_dir=out_dir, pred_score_thr=score_thr, no_save_pred=not save_pred,
+               no_save_vis=False)
+    vis_dir = osp.join(out_dir, 'vis')
+    import glob
+    return sorted(glob.glob(osp.join(vis_dir, '*')))

@@ -1,0 +1,260 @@
+"""What tools/train.py and tools/test.py do, for mmdet and mmseg configs alike.
+
+The behaviour is that of mmdet 3.x's and mmseg 1.x's tools (the config's `default_scope`
+decides which), plus what this stack needs:
+  * Runner checkpoints load under torch's `weights_only=True` with an allow-list of what the
+    Runner itself pickles (see checkpoint_safety), so `--resume` and testing a checkpoint work
+    while a hostile file is still refused;
+  * on a machine without CUDA, distributed runs use gloo and CPU DDP (mmengine assumes a GPU);
+  * flags that cannot work here (`--amp` without a GPU, `--tta` without a TTA config) say so
+    before anything is built.
+mmdet / mmseg are imported only inside the functions that need them.
+"""
+import os
+import os.path as osp
+from copy import deepcopy
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config, ConfigDict
+
+from .checkpoint_safety import (explain_refused_checkpoint, is_refused_load,
+                                trusted_runner_checkpoints)
+
+TASKS = ('mmdet', 'mmseg')
+
+
+class ToolError(Exception):
+    """A user-facing problem with the command line or config: message says what to do."""
+
+
+def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
+    if not osp.isfile(config):
+        raise ToolError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def task_of(cfg: Config) -> str:
+    """'mmdet' or 'mmseg', from the config's default_scope."""
+    scope = cfg.get('default_scope')
+    if scope not in TASKS:
+        raise ToolError(f"config's default_scope is {scope!r}; these tools run mmdet or mmseg "
+                        "configs (default_scope='mmdet' or 'mmseg', which their "
+                        "default_runtime bases set)")
+    return scope
+
+
+def _set_work_dir(cfg: Config, config: str, work_dir: Optional[str]) -> None:
+    # As in mmdet/mmseg: command line > config > ./work_dirs/<config name>
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+
+
+def _is_url(path: str) -> bool:
+    return path.startswith(('http://', 'https://', 's3://'))
+
+
+def setup_launcher(cfg: Config, launcher: str) -> None:
+    """Set cfg.launcher; without CUDA, start gloo and use DDP on CPU.
+
+    mmengine's init_dist calls torch.cuda.set_device and its default DDP wrapper passes
+    device_ids=[LOCAL_RANK]; both fail on a CPU-only machine. So here we start the process
+    group ourselves (the Runner then finds it started) and give DDP no device ids.
+    """
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise ToolError(f'--launcher {launcher} needs GPUs here; on a CPU-only machine run '
+                        'distributed jobs with torchrun (tools/dist_train.sh, --launcher '
+                        'pytorch), which uses the gloo backend')
+    import torch.distributed as dist
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+               if k not in os.environ]
+    if missing:
+        raise ToolError(f'--launcher pytorch expects torchrun to set {missing}; start with '
+                        'tools/dist_train.sh CONFIG NPROC (or torchrun ... --launcher pytorch)')
+    dist_cfg = cfg.setdefault('env_cfg', ConfigDict()).setdefault('dist_cfg', ConfigDict())
+    dist_cfg['backend'] = 'gloo'  # what mmdet's default_runtime says is nccl: GPU only
+    if not dist.is_initialized():
+        kwargs = {}
+        if dist_cfg.get('timeout') is not None:
+            import datetime
+            kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+        dist.init_process_group(backend='gloo', **kwargs)
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None  # DDP on CPU modules takes no device ids
+    cfg.model_wrapper_cfg = wrapper
+
+
+def prepare_train_config(config: str, work_dir: Optional[str] = None,
+                         resume: Optional[str] = None, amp: bool = False,
+                         auto_scale_lr: bool = False, cfg_options: Optional[dict] = None,
+                         launcher: str = 'none') -> Config:
+    """The config mmdet's / mmseg's tools/train.py would run, from the same arguments.
+
+    resume: None (no resume), 'auto' (latest checkpoint in work_dir) or a checkpoint path.
+    """
+    cfg = load_config(config, cfg_options)
+    task = task_of(cfg)
+    _set_work_dir(cfg, config, work_dir)
+
+    if amp:
+        if not torch.cuda.is_available():
+            raise ToolError('--amp needs a CUDA GPU: mmengine\'s AmpOptimWrapper (float16 with '
+                            'loss scaling) runs on GPU only, and none is visible here. Train '
+                            'in float32 on CPU by leaving out --amp.')
+        wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper_type not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ToolError(f'--amp works with optim_wrapper type OptimWrapper, the config has '
+                            f'{wrapper_type}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if auto_scale_lr:
+        scale = cfg.get('auto_scale_lr')
+        if not scale or 'base_batch_size' not in scale:
+            raise ToolError('--auto-scale-lr needs auto_scale_lr=dict(enable=False, '
+                            'base_batch_size=N) in the config (N: the total batch size the '
+                            'learning rate was set for)')
+        cfg.auto_scale_lr.enable = True
+
+    # As mmdet: 'auto' resumes from work_dir/last_checkpoint, a path resumes from that file.
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+        if not osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint')):
+            print(f'[swinv2_mm] --resume: no checkpoint in {cfg.work_dir} yet; '
+                  'training starts from the beginning')
+    elif resume is not None:
+        if not _is_url(resume) and not osp.isfile(resume):
+            raise ToolError(f'--resume {resume}: no such checkpoint file')
+        cfg.resume = True
+        cfg.load_from = resume
+
+    setup_launcher(cfg, launcher)
+    if task == 'mmdet':
+        from mmdet.utils import setup_cache_size_limit_of_dynamo
+        setup_cache_size_limit_of_dynamo()
+    return cfg
+
+
+def _enable_visualization(cfg: Config, task: str, show_dir: str) -> None:
+    hooks = cfg.get('default_hooks', {})
+    if 'visualization' not in hooks:
+        raise ToolError('--show-dir needs a visualization hook in default_hooks (mmdet: '
+                        "dict(type='DetVisualizationHook'), mmseg: "
+                        "dict(type='SegVisualizationHook'))")
+    hooks['visualization']['draw'] = True
+    if task == 'mmdet':
+        # DetVisualizationHook writes to work_dir/<timestamp>/<test_out_dir> (absolute: as is)
+        hooks['visualization']['test_out_dir'] = show_dir
+    else:
+        cfg.visualizer['save_dir'] = show_dir
+
+
+def _enable_tta(cfg: Config, task: str) -> None:
+    missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+    if missing:
+        raise ToolError(f'--tta: the config defines no {" and no ".join(missing)}. Add '
+                        'tta_model=dict(type=...) and tta_pipeline=[...] to the config (see '
+                        f'{task}\'s configs, e.g. '
+                        + ("mmseg's configs/_base_/datasets/ade20k.py" if task == 'mmseg'
+                           else "mmdet's configs/centernet/centernet_tta.py")
+                        + '), or test without --tta. (mmdet 3.3 has no TTA for masks.)')
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # wrappers such as ConcatDataset/RepeatDataset
+        dataset = dataset['dataset']
+    dataset['pipeline'] = cfg.tta_pipeline
+    tta_model = deepcopy(cfg.tta_model)
+    tta_model['module'] = cfg.model
+    cfg.model = tta_model
+
+
+def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = None,
+                        out: Optional[str] = None, show_dir: Optional[str] = None,
+                        tta: bool = False, cfg_options: Optional[dict] = None,
+                        launcher: str = 'none') -> Config:
+    """The config mmdet's / mmseg's tools/test.py would run, from the same arguments."""
+    cfg = load_config(config, cfg_options)
+    task = task_of(cfg)
+    _set_work_dir(cfg, config, work_dir)
+    if not _is_url(checkpoint) and not osp.isfile(checkpoint):
+        raise ToolError(f'checkpoint file not found: {checkpoint}')
+    cfg.load_from = checkpoint
+    if show_dir:
+        _enable_visualization(cfg, task, show_dir)
+    if tta:
+        _enable_tta(cfg, task)
+    if out is not None:
+        if task == 'mmdet':
+            if not out.endswith(('.pkl', '.pickle')):
+                raise ToolError(f'--out {out}: mmdet dumps predictions to a .pkl file')
+            # run_test(cfg, out) appends mmdet's DumpDetResults to the built evaluator
+        else:
+            # mmseg: predictions are written as images under this folder
+            cfg.test_evaluator['output_dir'] = out
+            cfg.test_evaluator['keep_results'] = True
+    setup_launcher(cfg, launcher)
+    if task == 'mmdet':
+        from mmdet.utils import setup_cache_size_limit_of_dynamo
+        setup_cache_size_limit_of_dynamo()
+    return cfg
+
+
+def build_runner(cfg: Config):
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
+
+def _checkpoint_in_use(runner) -> str:
+    return str(runner._load_from or osp.join(runner.work_dir, 'last_checkpoint'))
+
+
+def run_train(cfg: Config):
+    """Build the Runner and train; returns the runner (its model is the trained one)."""
+    runner = build_runner(cfg)
+    try:
+        with trusted_runner_checkpoints():
+            runner.train()
+    except Exception as e:
+        if is_refused_load(e):
+            raise explain_refused_checkpoint(_checkpoint_in_use(runner), e) from e
+        raise
+    return runner
+
+
+def run_test(cfg: Config, out: Optional[str] = None) -> dict:
+    """Build the Runner and test; returns the metrics. `out` (mmdet): also dump the
+    predictions to this .pkl file (mmseg configs get theirs from prepare_test_config)."""
+    runner = build_runner(cfg)
+    if out is not None and task_of(cfg) == 'mmdet':
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
+    try:
+        with trusted_runner_checkpoints():
+            return runner.test()
+    except Exception as e:
+        if is_refused_load(e):
+            raise explain_refused_checkpoint(_checkpoint_in_use(runner), e) from e
+        raise
+
+
+def parse_cfg_options(values: Optional[Sequence[str]]) -> Optional[dict]:
+    """`--cfg-options a.b=1 c=[1,2]` as mmengine's DictAction reads it (for programmatic use)."""
+    if not values:
+        return None
+    from mmengine.config import DictAction
+    out: dict = {}
+    for kv in values:
+        key, val = kv.split('=', maxsplit=1)
+        out[key] = DictAction._parse_iterable(val)
+    return out
