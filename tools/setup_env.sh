@@ -13,7 +13,7 @@ WHEEL_CACHE="${SWINV2_MM_WHEEL_CACHE:-$HOME/.cache/swinv2_mm/wheels}"
 
 # Everything that decides the environment's content; a change to any of it triggers a rebuild.
 fingerprint() {
-  cat tools/setup_env.sh requirements/env.txt requirements/constraints.txt setup.py 2>/dev/null \
+  cat tools/setup_env.sh requirements/*.txt setup.py 2>/dev/null \
     | sha256sum | cut -d' ' -f1
 }
 STAMP="$VENV/.swinv2_mm_env"
@@ -65,9 +65,7 @@ log "installing requirements/env.txt"
 # mmpretrain 1.2.0 is a test reference only, kept off the default path: installed in
 # site-packages it breaks `import mmdet.models` (mmdet probes it, and with transformers 5 it fails
 # with a TypeError that mmdet does not catch). tests/mmpretrain_reference.py adds the folder.
-if [[ ! -d "$VENV/reference/mmpretrain" ]]; then
-  "${UV[@]}" install -q --python "$PY" --no-deps --target "$VENV/reference" mmpretrain==1.2.0
-fi
+"${UV[@]}" install -q --python "$PY" --no-deps --target "$VENV/reference" -r requirements/reference.txt
 
 "${UV[@]}" install -q --python "$PY" --no-deps -e .
 "$PY" -c 'import torch, torchvision, mmcv._ext, mmdet, mmseg, timm, transformers, swinv2_mm'

@@ -1,76 +1,131 @@
-"""The embedded detection demo: generate data, train, evaluate, draw (tools/demo_detection.py).
+"""The embedded demos (tools/demo.sh): generate a small dataset, train a small SwinV2 model on
+it, evaluate the held-out split, draw the predictions.
 
-The same path as a user's: tools/train.py's and tools/test.py's functions, the real mmengine
-Runner, mmdet's Cascade Mask R-CNN and CocoMetric on the generated coloured-shapes dataset.
+The path is a user's: tools/train.py's and tools/test.py's functions, the real mmengine Runner,
+mmdet's Cascade Mask R-CNN with CocoMetric, mmseg's UperNet with IoUMetric.
 """
+import argparse
 import glob
 import os
 import os.path as osp
 import time
-from typing import Dict, Optional
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
 
 from .launch import prepare_test_config, prepare_train_config, run_test, run_train
 
-DEMO_CONFIG = 'configs/demo/cascade_swinv2_demo_synthetic.py'
-# What "visibly learnt" means for the demo, on the held-out split.
-AP50_TARGET = 0.5
+
+@dataclass
+class DemoTask:
+    name: str                 # 'detection' / 'segmentation': work_dirs/demo_<name>, outputs/...
+    config: str
+    generate: Callable[[str], object]  # writes the dataset under data_root (idempotent)
+    data_root: str
+    options: Callable[[str], Dict[str, object]]  # cfg options that point the config at the data
+    passed: Callable[[Dict[str, float]], bool]  # what "visibly learnt" means, held-out split
+    summary: Callable[[Dict[str, float]], str]
 
 
-def run_detection_demo(config: str = DEMO_CONFIG, data_root: str = 'data/synthetic_coco',
-                       work_dir: str = 'work_dirs/demo_detection',
-                       show_dir: str = 'outputs/demo_detection',
-                       max_iters: Optional[int] = None, threads: Optional[int] = None
-                       ) -> Dict[str, float]:
-    """Train on the generated train split, test on the held-out split; returns the metrics."""
-    import torch
+def _coco_options(root: str) -> Dict[str, object]:
+    ann = osp.join(root, 'annotations/instances_val.json')
+    return {'train_dataloader.dataset.data_root': root, 'val_dataloader.dataset.data_root': root,
+            'test_dataloader.dataset.data_root': root, 'val_evaluator.ann_file': ann,
+            'test_evaluator.ann_file': ann}
 
+
+def _ade_options(root: str) -> Dict[str, object]:
+    root = osp.join(root, 'ADEChallengeData2016')
+    return {f'{loader}.dataset.data_root': root
+            for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')}
+
+
+def _generate_coco(root: str):
     from ..demo.coco_shapes import generate
+    return generate(root)
+
+
+def _generate_ade(root: str):
+    from ..demo.ade_shapes import generate
+    return generate(root)
+
+
+def _coco_summary(m: Dict[str, float]) -> str:
+    return '\n'.join(f'[demo] {kind} AP {m[f"coco/{kind}_mAP"]:.3f}  '
+                     f'AP50 {m[f"coco/{kind}_mAP_50"]:.3f}  AP75 {m[f"coco/{kind}_mAP_75"]:.3f}'
+                     for kind in ('bbox', 'segm'))
+
+
+# Targets on the held-out split: AP50 >= 0.5 for boxes and masks; mIoU >= 0.5 (IoUMetric
+# reports percent).
+TASKS = {
+    'detection': DemoTask(
+        'detection', 'configs/demo/cascade_swinv2_demo_synthetic.py', _generate_coco,
+        'data/synthetic_coco/', _coco_options,
+        passed=lambda m: all(m[f'coco/{k}_mAP_50'] >= 0.5 for k in ('bbox', 'segm')),
+        summary=_coco_summary),
+    'segmentation': DemoTask(
+        'segmentation', 'configs/demo/upernet_swinv2_demo_synthetic.py', _generate_ade,
+        'data/synthetic_ade', _ade_options,
+        passed=lambda m: m['mIoU'] / 100.0 >= 0.5,
+        summary=lambda m: f'[demo] aAcc {m["aAcc"]:.2f}  mIoU {m["mIoU"]:.2f}  '
+                          f'mAcc {m["mAcc"]:.2f}  (percent; per-class table above)'),
+}
+TARGETS = {'detection': 'bbox and segm AP50 >= 0.5', 'segmentation': 'mIoU >= 0.5'}
+
+
+def run_demo(task: DemoTask, max_iters: Optional[int] = None, threads: Optional[int] = None
+             ) -> Dict[str, float]:
+    """Generate, train on the train split, test on the held-out split; returns the metrics."""
+    import torch
     if threads:
         torch.set_num_threads(threads)
+    work_dir = f'work_dirs/demo_{task.name}'
+    show_dir = osp.abspath(f'outputs/demo_{task.name}')
     start = time.time()
-    files = generate(data_root)
-    print(f'[demo] dataset: {files["train"]} (train), {files["val"]} (held out) '
-          f'in {time.time() - start:.1f} s')
-    data_root = data_root.rstrip('/') + '/'
-    options = {
-        'train_dataloader.dataset.data_root': data_root,
-        'val_dataloader.dataset.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
-        'val_evaluator.ann_file': osp.join(data_root, 'annotations/instances_val.json'),
-        'test_evaluator.ann_file': osp.join(data_root, 'annotations/instances_val.json'),
-    }
-    train_options = dict(options)
-    train_options['train_cfg.val_interval'] = 10**9  # evaluated once, below, by the test
+    task.generate(task.data_root)
+    print(f'[demo] {task.name} dataset in {task.data_root} ({time.time() - start:.1f} s)')
+
+    options = task.options(task.data_root)
+    # Evaluated once, below, by the test: the train loop would also validate at its last
+    # iteration whatever val_interval says; val_begin past the end stops that.
+    train_options = dict(options, **{'train_cfg.val_begin': 10**9})
     if max_iters is not None:
         train_options['train_cfg.max_iters'] = max_iters
-    cfg = prepare_train_config(config, work_dir=work_dir, cfg_options=train_options)
-    runner = run_train(cfg)
+        train_options['default_hooks.checkpoint.interval'] = max_iters
+    runner = run_train(prepare_train_config(task.config, work_dir=work_dir,
+                                            cfg_options=train_options))
     trained = time.time()
-    iters = runner.iter
-    checkpoint = osp.join(work_dir, f'iter_{iters}.pth')
-    print(f'[demo] trained {iters} iterations in {trained - start:.0f} s -> {checkpoint}')
+    checkpoint = osp.join(work_dir, f'iter_{runner.iter}.pth')
+    print(f'[demo] trained {runner.iter} iterations in {trained - start:.0f} s -> {checkpoint}')
+    del runner
 
-    show_dir = osp.abspath(show_dir)
-    cfg = prepare_test_config(config, checkpoint, work_dir=work_dir, show_dir=show_dir,
-                              cfg_options=options)
-    metrics = run_test(cfg)
+    # A visualizer of its own: mmengine would hand this second Runner the training Runner's
+    # visualizer (same name), whose save_dir is the training log folder, not show_dir.
+    test_options = dict(options, **{'visualizer.name': f'demo_{task.name}_test'})
+    metrics = run_test(prepare_test_config(task.config, checkpoint, work_dir=work_dir,
+                                           show_dir=show_dir, cfg_options=test_options))
     end = time.time()
     pictures = sorted(glob.glob(osp.join(show_dir, '**', '*.png'), recursive=True))
+    picture_dir = osp.dirname(pictures[0]) if pictures else show_dir
     print(f'[demo] held-out evaluation in {end - trained:.0f} s; total {end - start:.0f} s')
-    print(f'[demo] {len(pictures)} pictures of ground truth (left) and predicted boxes + masks '
-          f'(right) in {show_dir}/')
-    for kind in ('bbox', 'segm'):
-        print(f'[demo] {kind} AP {metrics[f"coco/{kind}_mAP"]:.3f}  '
-              f'AP50 {metrics[f"coco/{kind}_mAP_50"]:.3f}  '
-              f'AP75 {metrics[f"coco/{kind}_mAP_75"]:.3f}')
+    print(task.summary(metrics))
+    print(f'[demo] {len(pictures)} pictures, ground truth (left) and prediction (right): '
+          f'{picture_dir}/')
+    print(f'[demo] checkpoint: {checkpoint}; logs: {work_dir}/')
     metrics['wall_s'] = end - start
     return metrics
 
 
-def main() -> int:
+def demo_cli(name: str, argv=None) -> int:
+    """tools/demo_{detection,segmentation}.py: run one demo, exit status 0 if it passed."""
+    parser = argparse.ArgumentParser(description=f'Train and evaluate the {name} demo')
+    parser.add_argument('--iters', type=int, default=None,
+                        help="training iterations (default: the config's)")
+    parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    args = parser.parse_args(argv)
     os.environ.setdefault('PYTHONHASHSEED', '0')
-    metrics = run_detection_demo()
-    ok = all(metrics[f'coco/{k}_mAP_50'] >= AP50_TARGET for k in ('bbox', 'segm'))
-    print(f'[demo] {"PASS" if ok else "FAIL"}: bbox and segm AP50 >= {AP50_TARGET} on the '
-          'held-out split' + ('' if ok else ' NOT reached'))
+    task = TASKS[name]
+    ok = task.passed(run_demo(task, args.iters, args.threads))
+    print(f'[demo] {"PASS" if ok else "FAIL"}: {TARGETS[name]} on the held-out split'
+          + ('' if ok else ' NOT reached'))
     return 0 if ok else 1
