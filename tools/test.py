@@ -4,15 +4,13 @@
                          [--tta] [--cfg-options k=v ...] [--launcher ...]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 
-from mmengine.config import DictAction  # noqa: E402
-
-from swinv2_mm.engine import ToolError, prepare_test_config, run_test  # noqa: E402
+from swinv2_mm.engine import (ToolError, add_launch_args, parse_launch_args,  # noqa: E402
+                              prepare_test_config, run_test)
 from swinv2_mm.engine.checkpoint_safety import UnsafeCheckpointError  # noqa: E402
 
 
@@ -28,14 +26,8 @@ def parse_args(argv=None):
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation from the config's tta_model and "
                         'tta_pipeline')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_args(parser)
+    return parse_launch_args(parser, argv)
 
 
 def main(argv=None):

@@ -8,6 +8,7 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    './swinv2_no_decay.py',
 ]
 # Registers SwinTransformerV2 in mmengine's root registry, which mmdet's looks up.
 custom_imports = dict(imports=['swinv2_mm'], allow_failed_imports=False)
@@ -97,18 +98,11 @@ param_scheduler = [
 ]
 
 # AdamW lr 1e-4, weight decay 0.05 (for 16 images per iteration: 8 GPUs x 2). No decay on
-# norms ('norm' matches patch_embed.norm, downsample.norm, blocks' norm1/norm2 and the output
-# norm{i}) nor on V2's attention temperature, CPB meta network and q/v biases, as the official
-# SwinV2 code.
+# the backbone's norms nor on V2's attention temperature, CPB meta network and q/v biases, as
+# the official SwinV2 code (_base_/swinv2_no_decay.py).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, betas=(0.9, 0.999),
                    weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={
-        'norm': dict(decay_mult=0.),
-        'logit_scale': dict(decay_mult=0.),
-        'cpb_mlp': dict(decay_mult=0.),
-        'q_bias': dict(decay_mult=0.),
-        'v_bias': dict(decay_mult=0.),
-    }))
+    paramwise_cfg=dict(custom_keys={{_base_.swinv2_no_decay}}))
 auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -4,7 +4,8 @@
 # on stage 3, mIoU. Everything but the backbone comes from mmseg's own Swin V1 config (which
 # brings the ADE20K dataset, runtime and 160k schedule bases); the sibling configs
 # upernet_swinv2_{tiny,small,base,large}_ade20k.py choose the backbone size and checkpoint.
-_base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py']
+_base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',
+          './swinv2_no_decay.py']
 
 custom_imports = dict(imports=['swinv2_mm'], allow_failed_imports=False)
 
@@ -44,26 +45,12 @@ model = dict(
     auxiliary_head=dict(in_channels=384, in_index=2, num_classes=150))
 
 # AdamW; as in the official SwinV2 code, no weight decay on LayerNorms, the attention
-# temperature (logit_scale), the CPB MLP and the q/v biases. Keys match substrings of
-# parameter names: backbone.patch_embed.norm, backbone.stages.S.downsample.norm,
-# backbone.stages.S.blocks.B.{norm1,norm2}, backbone.norm{i}, ...attn.{logit_scale,
-# cpb_mlp.*, q_bias, v_bias}. The decode heads (ConvModule 'bn') keep their decay.
+# temperature (logit_scale), the CPB MLP and the q/v biases (_base_/swinv2_no_decay.py).
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(
-        custom_keys={
-            'backbone.patch_embed.norm': dict(decay_mult=0.0),
-            'downsample.norm': dict(decay_mult=0.0),
-            '.norm1': dict(decay_mult=0.0),
-            '.norm2': dict(decay_mult=0.0),
-            'backbone.norm': dict(decay_mult=0.0),
-            'attn.logit_scale': dict(decay_mult=0.0),
-            'attn.cpb_mlp': dict(decay_mult=0.0),
-            'attn.q_bias': dict(decay_mult=0.0),
-            'attn.v_bias': dict(decay_mult=0.0),
-        }))
+    paramwise_cfg=dict(custom_keys={{_base_.swinv2_no_decay}}))
 
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),

@@ -2,7 +2,8 @@
 # (swinv2_mm/demo/ade_shapes.py), sized for a 2-core CPU: tools/demo_segmentation.py runs it.
 # Same model family, heads, metric, dataset conventions (reduce_zero_label) and parameter
 # groups as configs/upernet_swinv2_*_ade20k.py; smaller backbone, crops and schedule.
-_base_ = ['mmseg::_base_/models/upernet_swin.py', 'mmseg::_base_/default_runtime.py']
+_base_ = ['mmseg::_base_/models/upernet_swin.py', 'mmseg::_base_/default_runtime.py',
+          '../_base_/swinv2_no_decay.py']
 
 custom_imports = dict(imports=['swinv2_mm'], allow_failed_imports=False)
 
@@ -94,18 +95,7 @@ max_iters = 400
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(
-        custom_keys={
-            'backbone.patch_embed.norm': dict(decay_mult=0.0),
-            'downsample.norm': dict(decay_mult=0.0),
-            '.norm1': dict(decay_mult=0.0),
-            '.norm2': dict(decay_mult=0.0),
-            'backbone.norm': dict(decay_mult=0.0),
-            'attn.logit_scale': dict(decay_mult=0.0),
-            'attn.cpb_mlp': dict(decay_mult=0.0),
-            'attn.q_bias': dict(decay_mult=0.0),
-            'attn.v_bias': dict(decay_mult=0.0),
-        }))
+    paramwise_cfg=dict(custom_keys={{_base_.swinv2_no_decay}}))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=50),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=50, end=max_iters, by_epoch=False),

@@ -99,11 +99,8 @@ def run_demo(task: DemoTask, max_iters: Optional[int] = None, threads: Optional[
     print(f'[demo] trained {runner.iter} iterations in {trained - start:.0f} s -> {checkpoint}')
     del runner
 
-    # A visualizer of its own: mmengine would hand this second Runner the training Runner's
-    # visualizer (same name), whose save_dir is the training log folder, not show_dir.
-    test_options = dict(options, **{'visualizer.name': f'demo_{task.name}_test'})
     metrics = run_test(prepare_test_config(task.config, checkpoint, work_dir=work_dir,
-                                           show_dir=show_dir, cfg_options=test_options))
+                                           show_dir=show_dir, cfg_options=options))
     end = time.time()
     pictures = sorted(glob.glob(osp.join(show_dir, '**', '*.png'), recursive=True))
     picture_dir = osp.dirname(pictures[0]) if pictures else show_dir

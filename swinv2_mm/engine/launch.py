@@ -10,6 +10,7 @@ decides which), plus what this stack needs:
     before anything is built.
 mmdet / mmseg are imported only inside the functions that need them.
 """
+import itertools
 import os
 import os.path as osp
 from copy import deepcopy
@@ -26,6 +27,24 @@ TASKS = ('mmdet', 'mmseg')
 
 class ToolError(Exception):
     """A user-facing problem with the command line or config: message says what to do."""
+
+
+def add_launch_args(parser) -> None:
+    """The arguments tools/train.py and tools/test.py share with mmdet's and mmseg's tools."""
+    from mmengine.config import DictAction
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value, e.g. '
+                        'model.backbone.init_cfg.checkpoint=/path/to/weights.pth')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK itself.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_launch_args(parser, argv=None):
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -209,9 +228,17 @@ def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = 
     return cfg
 
 
+_RUNNERS_BUILT = itertools.count()
+
+
 def build_runner(cfg: Config):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    if cfg.get('visualizer') is not None:
+        # mmengine hands a Runner the existing visualizer of the same name, whatever its class
+        # and save_dir: a second Runner in one process (train then test, or a detection run
+        # after a segmentation run) would draw with the first one's. One name per Runner.
+        cfg.visualizer.name = f'{cfg.visualizer.get("name", "visualizer")}_{next(_RUNNERS_BUILT)}'
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
 
