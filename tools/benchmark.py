@@ -160,7 +160,7 @@ def swinv2_flops(arch: dict, window: int, batch: int, height: int, width: int) -
     embedding, per block the qkv / attention (q k^T and attn v) / projection / MLP matmuls on
     the window-padded map, patch merging. Element-wise ops (norms, softmax, GELU) and the
     CPB MLP (independent of the input size) are left out."""
-    C, depths, heads = arch['embed_dims'], arch['depths'], arch['num_heads']
+    C, depths = arch['embed_dims'], arch['depths']
     ceil = lambda a, b: -(-a // b)  # noqa: E731
     H, W = ceil(height, 4), ceil(width, 4)
     flops = 2.0 * H * W * C * 3 * 16  # patch embedding, 4x4x3 -> C

@@ -11,11 +11,10 @@ loaded; coordinate tables are kept aside so the loader can check the pretrained 
 """
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
-
-from torch import Tensor
+from typing import Dict, List, Optional, Tuple
 
 import torch
+from torch import Tensor
 
 from .io import ACCEPTED, CheckpointError, RawCheckpoint
 
@@ -89,10 +88,6 @@ _MMPRETRAIN = [
     (r'^(norm\d+)\.', r'\1.'),
 ]
 _OURS = [(r'^(.*)$', r'\1')]
-
-
-def _strip(keys, prefix):
-    return [k[len(prefix):] for k in keys if k.startswith(prefix)]
 
 
 def _has(keys, pattern):

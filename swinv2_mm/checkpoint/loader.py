@@ -1,7 +1,6 @@
 """Loading a pretrained SwinV2 checkpoint into the backbone: every weight or a clear error."""
-import math
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log

@@ -325,10 +325,6 @@ class SwinTransformerV2(BaseModule):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def no_weight_decay_keywords(self) -> Tuple[str, ...]:
-        """Parameter name parts the official recipe keeps out of weight decay."""
-        return ('cpb_mlp', 'logit_scale', 'q_bias', 'v_bias', 'norm')
-
     def set_fused_attention(self, fused: bool = True) -> None:
         """Switch every block between the fused (SDPA) and the plain attention path."""
         for module in self.modules():
