@@ -57,6 +57,11 @@ TIMM_CASES = [
     pytest.param((256, 256), 16, (8, 8, 8, 4), id='256-w16-from-w8'),
     pytest.param((512, 512), 16, (12, 12, 12, 6), id='512-w16-from-12-6'),
     pytest.param((224, 224), 7, (0, 0, 0, 0), id='224-w7-odd'),
+    # The paper's high-resolution windows (detection fine-tunes at window 32, segmentation at
+    # 40): two shifted windows per side in stage 1, one clipped window after.
+    pytest.param((256, 256), 32, (16, 16, 16, 8), id='256-w32-from-w16'),
+    pytest.param((320, 320), 40, (40, 40, 20, 10), id='320-w40'),
+    pytest.param((384, 384), 48, (12, 12, 12, 6), id='384-w48-from-12-6'),
 ]
 
 
@@ -85,6 +90,8 @@ HF_CASES = [
     pytest.param((224, 320), 8, (0, 0, 0, 0), (8, 8, 8, 7), id='224x320-w8-padded'),
     pytest.param((224, 320), 7, (0, 0, 0, 0), (0, 0, 0, 0), id='224x320-w7-padded'),
     pytest.param((256, 384), 16, (8, 8, 8, 4), (8, 8, 8, 4), id='256x384-w16-from-w8-padded'),
+    # Window 32 on a map that is padded in stage 1 (72x88 -> 96x96, 3x3 shifted windows).
+    pytest.param((288, 352), 32, (16, 16, 16, 8), (16, 16, 16, 8), id='288x352-w32-padded'),
 ]
 
 

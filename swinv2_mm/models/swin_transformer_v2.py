@@ -6,19 +6,24 @@ size (padding to the patch size and to the window, then shifting, as mmdet's Swi
 multi-scale NCHW outputs with their own norms, and OpenMMLab's `init_cfg` / `frozen_stages` /
 `with_cp` contract. Needs only torch and mmengine.
 """
-from functools import lru_cache
-from typing import Dict, Optional, Sequence, Tuple, Union
+import math
+import numbers
+import os
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_
-from mmengine.registry import MODELS
+from mmengine.model.weight_init import PretrainedInit, initialize, trunc_normal_
+from mmengine.registry import MODELS, WEIGHT_INITIALIZERS
 from torch import Tensor, nn
 
-from .attention import SHIFT_MASK_VALUE, WindowAttentionV2, cached
+from .attention import WindowAttentionV2
+from .windows import (cached, effective_window, from_windows, to_windows, window_groups,
+                      window_layout)
 
 IntOrSeq = Union[int, Sequence[int]]
 
@@ -30,47 +35,6 @@ def drop_path(x: Tensor, drop_prob: float, training: bool) -> Tensor:
     keep = 1.0 - drop_prob
     mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
     return x * mask / keep
-
-
-def effective_window(height: int, width: int, window_size: int) -> Tuple[int, int]:
-    """(window, shift) a block uses on an H x W map.
-
-    As in the official code: a map no larger than the window is one window, unshifted.
-    """
-    if min(height, width) <= window_size:
-        return min(height, width), 0
-    return window_size, window_size // 2
-
-
-@lru_cache(maxsize=64)
-def _shift_mask(height: int, width: int, window: int, shift: int, device: torch.device) -> Tensor:
-    """(num_windows, N, N) mask: 0 within a region, SHIFT_MASK_VALUE across regions.
-
-    H and W are the padded sizes, so padding stays in the last region as in mmdet's Swin.
-    """
-    region = torch.zeros(height, width, device=device)
-    label = 0
-    for hs in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
-        for ws in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
-            region[hs, ws] = label
-            label += 1
-    region = window_partition(region[None, :, :, None], window).squeeze(-1)[0]  # nW, N
-    mask = region[:, None, :] != region[:, :, None]
-    return torch.zeros(mask.shape, device=device).masked_fill_(mask, SHIFT_MASK_VALUE)
-
-
-def window_partition(x: Tensor, window: int) -> Tensor:
-    """(B, H, W, C) -> (B, num_windows, window*window, C); H, W multiples of window."""
-    B, H, W, C = x.shape
-    x = x.reshape(B, H // window, window, W // window, window, C)
-    return x.transpose(2, 3).reshape(B, -1, window * window, C)
-
-
-def window_reverse(windows: Tensor, window: int, height: int, width: int) -> Tensor:
-    """Inverse of window_partition."""
-    B, _, _, C = windows.shape
-    x = windows.reshape(B, height // window, width // window, window, window, C)
-    return x.transpose(2, 3).reshape(B, height, width, C)
 
 
 class PatchEmbed(nn.Module):
@@ -138,23 +102,20 @@ class SwinBlockV2(nn.Module):
         self.norm2 = nn.LayerNorm(embed_dims)
 
     def window_attention(self, x: Tensor) -> Tensor:
-        """(B, H, W, C) -> (B, H, W, C): pad to the window, shift, attend, unshift, crop."""
+        """(B, H, W, C) -> (B, H, W, C): pad to the window, shift, attend, unshift, crop.
+
+        Padding, the cyclic shift and the partition are one gather (windows.py), which also
+        orders the windows so that only the last row and column of windows carry a mask.
+        """
         B, H, W, C = x.shape
         window, shift = effective_window(H, W, self.window_size)
         if not self.shift:
             shift = 0
-        pad_h, pad_w = (window - H % window) % window, (window - W % window) % window
-        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-        Hp, Wp = H + pad_h, W + pad_w
-        mask = None
-        if shift:
-            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-            mask = cached(_shift_mask, Hp, Wp, window, shift, x.device)
-        x = self.attn(window_partition(x, window), window, mask)
-        x = window_reverse(x, window, Hp, Wp)
-        if shift:
-            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
-        return x[:, :H, :W, :]
+        layout = cached(window_layout, B, H, W, window, shift, x.device)
+        groups = window_groups(layout, B, window, shift, x.device)
+        rows = to_windows(x, layout).reshape(-1, window * window, C)
+        rows = self.attn(rows, window, groups)
+        return from_windows(rows, layout, x.shape)
 
     def _forward(self, x: Tensor) -> Tensor:
         x = x + drop_path(self.norm1(self.window_attention(x)), self.drop_path_rate,
@@ -190,13 +151,119 @@ class SwinStageV2(nn.Module):
         return x
 
 
-def _per_stage(value: IntOrSeq, num_stages: int, name: str) -> Tuple[int, ...]:
-    if isinstance(value, int):
-        return (value,) * num_stages
-    value = tuple(int(v) for v in value)
-    if len(value) != num_stages:
-        raise ValueError(f'{name} needs one value per stage ({num_stages}), got {value}')
+# -- argument checks: every bad argument fails at construction, naming itself, its value and
+# what is allowed (not later as a ZeroDivisionError or a reshape error deep in forward) -----
+def _invalid(name: str, value, allowed: str, exc: type = ValueError) -> Exception:
+    return exc(f'SwinTransformerV2: invalid {name}={value!r}; {name} must be {allowed}')
+
+
+def _is_int(value) -> bool:
+    # bool is an int to Python, but window_size=True is a mistake, not a window of 1
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value, low: int, high: Optional[int] = None) -> int:
+    allowed = f'an int >= {low}' if high is None else f'an int in [{low}, {high}]'
+    if not _is_int(value):
+        raise _invalid(name, value, allowed, TypeError)
+    if value < low or (high is not None and value > high):
+        raise _invalid(name, value, allowed)
+    return int(value)
+
+
+def _check_rate(name: str, value) -> float:
+    allowed = 'a probability in [0, 1)'
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise _invalid(name, value, allowed, TypeError)
+    if not 0.0 <= value < 1.0:
+        raise _invalid(name, value, allowed)
+    return float(value)
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(name, value, 'True or False', TypeError)
     return value
+
+
+def _per_stage(value: IntOrSeq, num_stages: int, name: str, low: int,
+               stages: str = '') -> Tuple[int, ...]:
+    """One int for every stage, or a list/tuple of one int (>= low) per stage."""
+    allowed = f'an int >= {low}, or a list of {num_stages} such ints (one per stage{stages})'
+    values = (value,) * num_stages if _is_int(value) else value
+    if not isinstance(values, (list, tuple)) or not all(_is_int(v) for v in values):
+        raise _invalid(name, value, allowed, TypeError)
+    if len(values) != num_stages or any(v < low for v in values):
+        raise _invalid(name, value, allowed)
+    return tuple(int(v) for v in values)
+
+
+def _check_out_indices(value, num_stages: int) -> Tuple[int, ...]:
+    allowed = (f'a list or tuple of distinct stage indices in [0, {num_stages - 1}], in '
+               'increasing order (outputs come in stage order)')
+    if _is_int(value):  # mmdet's Swin does not take a bare int either; say what it means
+        raise _invalid('out_indices', value, allowed + f', e.g. ({value},)', TypeError)
+    if not isinstance(value, (list, tuple)) or not all(_is_int(i) for i in value):
+        raise _invalid('out_indices', value, allowed, TypeError)
+    indices = tuple(int(i) for i in value)
+    if not indices or any(not 0 <= i < num_stages for i in indices) or \
+            any(b <= a for a, b in zip(indices, indices[1:])):
+        raise _invalid('out_indices', value, allowed)
+    return indices
+
+
+def _is_pretrained(cfg: dict) -> bool:
+    return cfg.get('type') in ('Pretrained', PretrainedInit)
+
+
+def _resolve_init_cfg(init_cfg, pretrained) -> Union[dict, List[dict], None]:
+    """The init_cfg to use, from `init_cfg` (a dict or a list of dicts, as mmengine's
+    BaseModule takes) or the deprecated `pretrained=PATH` (as mmdet's and mmseg's Swin take,
+    and as mmseg's EncoderDecoder passes its own `pretrained` on to the backbone)."""
+    if pretrained is not None:
+        if isinstance(pretrained, os.PathLike):
+            pretrained = os.fspath(pretrained)
+        if not isinstance(pretrained, str) or not pretrained:
+            raise _invalid('pretrained', pretrained, 'a checkpoint path or URL (str), or None',
+                           TypeError if not isinstance(pretrained, str) else ValueError)
+        if init_cfg:
+            raise ValueError(
+                f'SwinTransformerV2: pretrained={pretrained!r} and init_cfg={init_cfg!r} are '
+                "both set; give only init_cfg=dict(type='Pretrained', checkpoint=...). (In an "
+                "mmseg config the segmentor's own pretrained= is passed to the backbone: set "
+                'model.pretrained=None there.)')
+        warnings.warn(
+            'SwinTransformerV2: pretrained= is deprecated (as in mmdet\'s and mmseg\'s Swin); '
+            f"use init_cfg=dict(type='Pretrained', checkpoint={pretrained!r})", FutureWarning)
+        return dict(type='Pretrained', checkpoint=pretrained)
+    if not init_cfg:
+        return None
+    allowed = ("a dict with a 'type' (e.g. dict(type='Pretrained', checkpoint=PATH)), a list "
+               'of such dicts, or None')
+    cfgs = [init_cfg] if isinstance(init_cfg, dict) else init_cfg
+    if not isinstance(cfgs, (list, tuple)) or \
+            not all(isinstance(c, dict) and 'type' in c for c in cfgs):
+        raise _invalid('init_cfg', init_cfg, allowed, TypeError)
+    for cfg in cfgs:
+        if _is_pretrained(cfg):
+            checkpoint = cfg.get('checkpoint')
+            if not isinstance(checkpoint, (str, os.PathLike)) or not os.fspath(checkpoint):
+                raise _invalid('init_cfg', init_cfg, "Pretrained with checkpoint=PATH_OR_URL "
+                               "(and optionally prefix='backbone.')")
+            if cfg.get('prefix') is not None and not isinstance(cfg['prefix'], str):
+                raise _invalid('init_cfg', init_cfg, "Pretrained with a str prefix, e.g. "
+                               "prefix='backbone.'", TypeError)
+        elif not (isinstance(cfg['type'], type) or WEIGHT_INITIALIZERS.get(cfg['type'])):
+            raise _invalid('init_cfg', init_cfg, "'Pretrained' or one of mmengine's weight "
+                           f'initializers {sorted(WEIGHT_INITIALIZERS.module_dict)}')
+    return list(cfgs) if isinstance(init_cfg, tuple) else init_cfg
+
+
+def _normalise_prefix(prefix: Optional[str]) -> Optional[str]:
+    """mmengine takes prefix='backbone' and 'backbone.' alike (it adds the dot)."""
+    if not prefix:
+        return None
+    return prefix if prefix.endswith('.') else prefix + '.'
 
 
 @MODELS.register_module()
@@ -217,8 +284,10 @@ class SwinTransformerV2(BaseModule):
         patch_size, in_channels: patch embedding.
         out_indices: stages whose outputs are returned, each through its own LayerNorm
             (`norm{i}`), as NCHW with embed_dims * 2**i channels at stride patch_size * 2**i.
-        frozen_stages: freeze the patch embedding (>= 0) and stages [0, frozen_stages)
-            with their output norms; -1 freezes nothing. Stays frozen after `train()`.
+        frozen_stages: as mmdet's Swin: -1 freezes nothing; 0 the patch embedding (and the
+            dropout after it); k in [1, num_stages] also stages [0, k), their output norms
+            and the patch merging that feeds stage k (`stages[k].downsample`). Frozen parts
+            have no gradient and stay in eval mode after `train()` (deterministic).
         with_cp: gradient checkpointing of every block (less memory, more compute).
         fused_attention: attention through `scaled_dot_product_attention` with the cached
             position bias (the fast path, default). False spells the paper's formula out
@@ -226,7 +295,15 @@ class SwinTransformerV2(BaseModule):
             switched after construction: `model.set_fused_attention(False)`.
         init_cfg: `dict(type='Pretrained', checkpoint=PATH_OR_URL)` loads any public
             SwinV2 classification checkpoint (official, timm, transformers, mmpretrain)
-            or one written by tools/convert_checkpoint.py.
+            or one written by tools/convert_checkpoint.py; `prefix='backbone'` (with or
+            without the dot) takes the backbone out of a detector or segmentor checkpoint.
+            A list of dicts and mmengine's other initializers (Constant, TruncNormal, ...)
+            are applied as mmengine's BaseModule applies them: Pretrained last.
+        pretrained: deprecated form of `init_cfg=dict(type='Pretrained', checkpoint=...)`,
+            as in mmdet's and mmseg's Swin (mmseg segmentors pass theirs on to the
+            backbone). Giving both is an error.
+
+    Every argument is checked at construction (docs/backbone.md lists what is allowed).
     """
     arch_zoo: Dict[str, dict] = {
         'tiny': dict(embed_dims=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
@@ -252,29 +329,38 @@ class SwinTransformerV2(BaseModule):
                  frozen_stages: int = -1,
                  with_cp: bool = False,
                  fused_attention: bool = True,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            if arch not in self.arch_zoo:
-                raise ValueError(f'arch {arch!r} is not one of {sorted(self.arch_zoo)}; '
-                                 'or pass a dict with embed_dims, depths and num_heads')
-            arch = self.arch_zoo[arch]
-        self.embed_dims = int(embed_dims if embed_dims is not None else arch['embed_dims'])
-        self.depths = tuple(depths if depths is not None else arch['depths'])
+                 init_cfg: Union[dict, List[dict], None] = None,
+                 pretrained: Optional[str] = None) -> None:
+        super().__init__(init_cfg=_resolve_init_cfg(init_cfg, pretrained))
+        arch = self._resolve_arch(arch, embed_dims, depths, num_heads)
+        self.embed_dims = arch['embed_dims']
+        self.depths = arch['depths']
         self.num_stages = len(self.depths)
-        self.num_heads = _per_stage(num_heads if num_heads is not None else arch['num_heads'],
-                                    self.num_stages, 'num_heads')
-        self.window_sizes = _per_stage(window_size, self.num_stages, 'window_size')
+        self.num_heads = arch['num_heads']
+        self.window_sizes = _per_stage(window_size, self.num_stages, 'window_size', 1)
         self.pretrained_window_sizes = _per_stage(pretrained_window_sizes, self.num_stages,
-                                                  'pretrained_window_sizes')
-        self.out_indices = tuple(out_indices)
-        if not all(0 <= i < self.num_stages for i in self.out_indices):
-            raise ValueError(f'out_indices {self.out_indices} must lie in [0, {self.num_stages})')
-        self.frozen_stages = frozen_stages
+                                                  'pretrained_window_sizes', 0)
+        if not isinstance(mlp_ratio, numbers.Real) or isinstance(mlp_ratio, bool) or \
+                not math.isfinite(mlp_ratio) or int(self.embed_dims * mlp_ratio) < 1:
+            raise _invalid('mlp_ratio', mlp_ratio, 'a finite number > 0 (hidden width '
+                           f'int(embed_dims * mlp_ratio) >= 1, embed_dims={self.embed_dims})',
+                           ValueError if isinstance(mlp_ratio, numbers.Real) else TypeError)
+        drop_rate = _check_rate('drop_rate', drop_rate)
+        attn_drop_rate = _check_rate('attn_drop_rate', attn_drop_rate)
+        drop_path_rate = _check_rate('drop_path_rate', drop_path_rate)
+        patch_size = _check_int('patch_size', patch_size, 1)
+        self.in_channels = _check_int('in_channels', in_channels, 1)
+        self.out_indices = _check_out_indices(out_indices, self.num_stages)
+        # mmdet's meaning: 0 freezes the patch embedding, k also stages [0, k)
+        self.frozen_stages = _check_int('frozen_stages', frozen_stages, -1, self.num_stages)
+        with_cp = _check_bool('with_cp', with_cp)
+        fused_attention = _check_bool('fused_attention', fused_attention)
         self.num_features = [self.embed_dims * 2**i for i in range(self.num_stages)]
         for i, (dims, heads) in enumerate(zip(self.num_features, self.num_heads)):
             if dims % heads:
-                raise ValueError(f'stage {i}: {dims} channels do not split into {heads} heads')
+                raise _invalid('num_heads', self.num_heads,
+                               f'a divisor of every stage\'s channels {self.num_features} '
+                               f'(stage {i}: {dims} channels do not split into {heads} heads)')
 
         self.patch_embed = PatchEmbed(in_channels, self.embed_dims, patch_size)
         self.drop_after_pos = nn.Dropout(drop_rate)
@@ -294,9 +380,45 @@ class SwinTransformerV2(BaseModule):
             self.add_module(f'norm{i}', nn.LayerNorm(self.num_features[i]))
         self._freeze_stages()
 
+    @classmethod
+    def _resolve_arch(cls, arch, embed_dims, depths, num_heads) -> dict:
+        """embed_dims, depths and num_heads from `arch` (a name or a dict), checked; those
+        given directly override the arch's."""
+        keys = ('embed_dims', 'depths', 'num_heads')
+        if isinstance(arch, str):
+            if arch not in cls.arch_zoo:
+                raise _invalid('arch', arch, f'one of {sorted(cls.arch_zoo)}, or a dict with '
+                               'embed_dims, depths and num_heads')
+            arch = cls.arch_zoo[arch]
+        elif isinstance(arch, dict):
+            given = dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads)
+            missing = [k for k in keys if k not in arch and given[k] is None]
+            unknown = sorted(set(arch) - set(keys))
+            if missing or unknown:
+                raise _invalid('arch', arch, 'a dict with exactly the keys embed_dims, depths '
+                               f'and num_heads (missing: {missing}, unknown: {unknown})')
+        else:
+            raise _invalid('arch', arch, f'one of {sorted(cls.arch_zoo)} or a dict with '
+                           'embed_dims, depths and num_heads', TypeError)
+        out = dict(arch)
+        out.update({k: v for k, v in (('embed_dims', embed_dims), ('depths', depths),
+                                      ('num_heads', num_heads)) if v is not None})
+        out['embed_dims'] = _check_int('embed_dims', out['embed_dims'], 1)
+        depths = out['depths']
+        allowed = 'a non-empty list of ints >= 1 (blocks per stage)'
+        if not isinstance(depths, (list, tuple)) or not all(_is_int(d) for d in depths):
+            raise _invalid('depths', depths, allowed, TypeError)
+        if not depths or any(d < 1 for d in depths):
+            raise _invalid('depths', depths, allowed)
+        out['depths'] = tuple(int(d) for d in depths)
+        out['num_heads'] = _per_stage(out['num_heads'], len(depths), 'num_heads', 1,
+                                      f': depths={depths!r} has {len(depths)}')
+        return out
+
     # -- weights --------------------------------------------------------------------------
     def init_weights(self) -> None:
-        """Official initialisation, then the `Pretrained` checkpoint if `init_cfg` names one."""
+        """Official initialisation; then, in mmengine's order, the other initializers of
+        `init_cfg` (Constant, TruncNormal, ...) and last the `Pretrained` checkpoint(s)."""
         self.apply(self._init_module)
         for stage in self.stages:
             for block in stage.blocks:
@@ -304,15 +426,16 @@ class SwinTransformerV2(BaseModule):
                 for norm in (block.norm1, block.norm2):
                     nn.init.zeros_(norm.weight)
                     nn.init.zeros_(norm.bias)
-        cfg = dict(self.init_cfg) if isinstance(self.init_cfg, dict) else None
-        if cfg is not None and cfg.get('type') == 'Pretrained':
-            from ..checkpoint import load_pretrained
-            if not cfg.get('checkpoint'):
-                raise ValueError("init_cfg type 'Pretrained' needs checkpoint=PATH_OR_URL")
-            load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'))
-        elif cfg is not None:
-            print_log(f'SwinTransformerV2: init_cfg {cfg} ignored (only Pretrained applies)',
-                      logger='current')
+        cfgs = [] if not self.init_cfg else (
+            [self.init_cfg] if isinstance(self.init_cfg, dict) else list(self.init_cfg))
+        others = [cfg for cfg in cfgs if not _is_pretrained(cfg)]
+        if others:
+            initialize(self, others)
+        for cfg in cfgs:
+            if _is_pretrained(cfg):
+                from ..checkpoint import load_pretrained
+                load_pretrained(self, os.fspath(cfg['checkpoint']),
+                                prefix=_normalise_prefix(cfg.get('prefix')))
         self._is_init = True
 
     @staticmethod
@@ -333,13 +456,18 @@ class SwinTransformerV2(BaseModule):
 
     # -- frozen stages --------------------------------------------------------------------
     def _freeze_stages(self) -> None:
-        frozen = []
+        """As mmdet's Swin: frozen_stages >= 0 freezes the patch embedding and the dropout
+        after it; k > 0 also stages [0, k), their output norms and the patch merging that
+        feeds stage k (mmdet ends stage k-1 with it; here it starts stage k)."""
+        frozen: List[nn.Module] = []
         if self.frozen_stages >= 0:
-            frozen.append(self.patch_embed)
-        for i in range(min(self.frozen_stages, self.num_stages)):
+            frozen += [self.patch_embed, self.drop_after_pos]
+        for i in range(self.frozen_stages):
             frozen.append(self.stages[i])
             if i in self.out_indices:
                 frozen.append(getattr(self, f'norm{i}'))
+        if 0 < self.frozen_stages < self.num_stages:
+            frozen.append(self.stages[self.frozen_stages].downsample)
         for module in frozen:
             module.eval()
             for param in module.parameters():
@@ -351,10 +479,31 @@ class SwinTransformerV2(BaseModule):
         return self
 
     # -- forward --------------------------------------------------------------------------
+    def feature_sizes(self, height: int, width: int) -> List[Tuple[int, int]]:
+        """(h, w) of every stage's map for an H x W image: the patch embedding and every
+        patch merging pad to a multiple of their stride, so each step rounds up."""
+        h, w = -(-height // self.patch_embed.patch_size), -(-width // self.patch_embed.patch_size)
+        sizes = [(h, w)]
+        for _ in range(1, self.num_stages):
+            h, w = -(-h // 2), -(-w // 2)
+            sizes.append((h, w))
+        return sizes
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(B, in_channels, H, W), any H and W -> tuple of NCHW maps for out_indices."""
         if x.dim() != 4:
             raise ValueError(f'SwinTransformerV2 expects (B, C, H, W) images, got {tuple(x.shape)}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'SwinTransformerV2 was built with in_channels={self.in_channels} but got '
+                f'images of shape {tuple(x.shape)} ({x.shape[1]} channels); build it with '
+                f'in_channels={x.shape[1]} or feed {self.in_channels}-channel images')
+        if x.numel() == 0:
+            # An empty batch (or an empty image) has empty maps of the usual shapes; the
+            # window partition cannot reshape zero windows, so stop before the stages.
+            sizes = self.feature_sizes(*x.shape[-2:])
+            return tuple(x.new_zeros(x.shape[0], self.num_features[i], *sizes[i])
+                         for i in self.out_indices)
         x = self.drop_after_pos(self.patch_embed(x))
         outs = []
         for i, stage in enumerate(self.stages):
