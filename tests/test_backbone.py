@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from reference_models import SMALL
+from reference_models import SMALL, perturb_
 from swinv2_mm import SwinTransformerV2
 
 
@@ -37,31 +37,70 @@ def test_out_indices_and_arch_zoo():
         assert zoo['embed_dims'] == dims and zoo['num_heads'][0] == heads
 
 
-def test_bad_arguments_say_what_is_wrong():
-    with pytest.raises(ValueError, match="arch 'huge'"):
-        SwinTransformerV2(arch='huge')
-    with pytest.raises(ValueError, match='window_size needs one value per stage'):
-        SwinTransformerV2(arch=SMALL, window_size=(8, 8))
-    with pytest.raises(ValueError, match='out_indices'):
-        SwinTransformerV2(arch=SMALL, out_indices=(4,))
-    with pytest.raises(ValueError, match=r'\(B, C, H, W\)'):
-        SwinTransformerV2(arch=SMALL)(torch.randn(3, 64, 64))
+# Argument checks, the empty batch and the in_channels message: tests/test_arguments.py.
 
 
-def test_frozen_stages_stay_frozen_after_train():
-    model = SwinTransformerV2(arch=SMALL, frozen_stages=2)
+def _frozen_names(model):
+    return {n for n, p in model.named_parameters() if not p.requires_grad}
+
+
+@pytest.mark.parametrize('k', [-1, 0, 1, 2, 4])
+def test_frozen_stages_freeze_what_mmdets_swin_freezes(k):
+    """mmdet: 0 -> patch_embed (+ drop_after_pos); k -> also stages < k, their norms and the
+    patch merging at the end of stage k-1, which here is the start of stage k."""
+    model = SwinTransformerV2(arch=SMALL, out_indices=(0, 1, 2, 3), frozen_stages=k)
+    expected = set()
+    if k >= 0:
+        expected |= {n for n, _ in model.named_parameters() if n.startswith('patch_embed.')}
+    for i in range(max(k, 0)):
+        expected |= {n for n, _ in model.named_parameters()
+                     if n.startswith((f'stages.{i}.', f'norm{i}.'))}
+    if 0 < k < 4:
+        expected |= {n for n, _ in model.named_parameters()
+                     if n.startswith(f'stages.{k}.downsample.')}
     model.train()
-    frozen = [model.patch_embed, model.stages[0], model.stages[1], model.norm0, model.norm1]
-    for module in frozen:
-        assert not module.training
-        assert not any(p.requires_grad for p in module.parameters())
-    assert model.stages[2].training and all(p.requires_grad for p in model.stages[2].parameters())
-    # A training step leaves the frozen weights untouched.
-    before = model.stages[1].blocks[0].attn.qkv.weight.clone()
+    assert _frozen_names(model) == expected
+    assert model.drop_after_pos.training == (k < 0)
+    if 0 < k < 4:
+        assert not model.stages[k].downsample.training
+        assert all(b.training for b in model.stages[k].blocks)  # stage k itself trains
+    # the modules that still train are exactly those with trainable parameters
+    for name, module in model.named_modules():
+        params = list(module.parameters(recurse=False))
+        if params:
+            assert module.training == params[0].requires_grad, name
+
+
+def test_frozen_stages_stay_frozen_and_deterministic_in_train():
+    torch.manual_seed(0)
+    model = SwinTransformerV2(arch=SMALL, window_size=4, frozen_stages=2, drop_rate=0.5,
+                              attn_drop_rate=0.5, drop_path_rate=0.5)
+    model.init_weights()
+    perturb_(model)  # res-post-norms start at zero: the branches (and dropout) would not show
+    model.train()  # (perturb_ leaves it in eval) train() must keep the frozen parts frozen
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        first, second = model(x), model(x)
+    # stages 0 and 1 (and their norms) are frozen: no dropout, no stochastic depth
+    for i in (0, 1):
+        assert torch.equal(first[i], second[i]), i
+    # stage 2 trains, so dropout makes its outputs differ run to run
+    assert not torch.equal(first[2], second[2])
+
+
+def test_frozen_weights_do_not_move_in_a_training_step():
+    model = SwinTransformerV2(arch=SMALL, window_size=4, frozen_stages=2)
+    model.init_weights()
+    model.train()
+    frozen = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
+    trainable = {n: p.clone() for n, p in model.named_parameters() if p.requires_grad}
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0)
-    sum(o.mean() for o in model(torch.randn(1, 3, 64, 64))).backward()
+    sum((o ** 2).mean() for o in model(torch.randn(1, 3, 64, 64))).backward()
     opt.step()
-    assert torch.equal(before, model.stages[1].blocks[0].attn.qkv.weight)
+    params = dict(model.named_parameters())
+    assert 'stages.2.downsample.reduction.weight' in frozen
+    assert all(torch.equal(v, params[n]) for n, v in frozen.items())
+    assert any(not torch.equal(v, params[n]) for n, v in trainable.items())
 
 
 def test_with_cp_gives_the_same_outputs_and_gradients():

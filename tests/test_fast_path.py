@@ -193,6 +193,27 @@ def test_position_bias_follows_every_weight_change():
         assert max_err(model(x), fresh(x)) == 0
 
 
+def test_cpb_table_cached_only_without_autograd():
+    """Without autograd the CPB MLP runs once per window size and parameter values; with
+    autograd (train or eval) it runs every call; a `.to(float64)` recomputes it."""
+    model = tiny_model().eval()
+    calls = []
+    for m in attention_modules(model):
+        m.cpb_mlp.register_forward_hook(lambda *a: calls.append(1))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        model(x)
+        first = len(calls)
+        model(x)
+    assert first > 0 and len(calls) == first
+    model(x)  # autograd on, eval mode: in the graph again
+    assert len(calls) == 2 * first
+    model.double()
+    with torch.no_grad():
+        out = model(x.double())
+    assert len(calls) == 3 * first and out[0].dtype == torch.float64
+
+
 def _reference_windows(x, window, shift):
     """Pad, roll, partition (B, nW, N, C) and the per-window shift mask, as the official code
     and mmdet's Swin spell them out; the check for the gather layout."""

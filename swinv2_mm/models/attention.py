@@ -274,22 +274,43 @@ class WindowAttentionV2(nn.Module):
         self.v_bias = nn.Parameter(torch.zeros(embed_dims))
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
+        # window_size -> (CPB parameter values, CPB table); used only without autograd.
+        self._table_cache: dict = {}
+
+    def _cpb_table(self, window_size: int) -> Tensor:
+        """(num_heads, (2W-1)^2): 16 * sigmoid(CPB-MLP(coordinates)), one value per offset."""
+        weight = self.cpb_mlp[0].weight
+        coords = cached(_relative_coords_table, window_size, self.pretrained_window_size)
+        coords = coords.to(device=weight.device, dtype=weight.dtype)
+        return (16 * torch.sigmoid(self.cpb_mlp(coords).to(compute_dtype(weight.dtype)))).t()
 
     def position_bias(self, window_size: int) -> Tensor:
-        """The (num_heads, N, N) position bias for a window, 16 * sigmoid(CPB-MLP(table)).
+        """The (num_heads, N, N) position bias of a window: the CPB table gathered per pair.
 
-        Computed in the graph on every call, so it always follows the weights and has its
-        gradient whenever autograd is on. It is not cached: it costs well under 1 % of a
-        forward pass at detection sizes (docs/benchmark.md), and a cache can go stale under
-        `.data` copies that EMA hooks make.
+        Wherever a gradient could flow (autograd on and a CPB parameter that wants one) it is
+        computed in the graph. Otherwise the small per-offset table is reused while the CPB
+        parameters hold exactly the values it was computed from — compared element by
+        element (~15k numbers), so no way of changing weights (optimizer step,
+        load_state_dict, the `.data` copies of EMA hooks, `.to()`) can leave it stale. The
+        MLP is ~1-2 % of an eval forward at detection sizes (docs/benchmark.md); the
+        (heads, N, N) gather is not cached (it would cost ~0.5 GB for SwinV2-B at window 24).
         """
-        weight = self.cpb_mlp[0].weight
-        table = cached(_relative_coords_table, window_size, self.pretrained_window_size)
-        index = cached(_relative_position_index, window_size)
-        table = table.to(device=weight.device, dtype=weight.dtype)
-        bias_table = 16 * torch.sigmoid(self.cpb_mlp(table).to(compute_dtype(weight.dtype)))
-        # Sigmoid on the (2W-1)^2 table, then the gather to (heads, N, N): fewer elements.
-        return bias_table.t()[:, index.to(weight.device)]
+        params = tuple(self.cpb_mlp.parameters())
+        needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in params)
+        if needs_grad or torch.compiler.is_compiling():
+            table = self._cpb_table(window_size)
+        else:
+            entry = self._table_cache.get(window_size)
+            if entry is None or not all(
+                    s.device == p.device and s.dtype == p.dtype and torch.equal(s, p)
+                    for s, p in zip(entry[0], params)):
+                entry = (tuple(p.detach().clone() for p in params),
+                         self._cpb_table(window_size).contiguous())
+                self._table_cache[window_size] = entry
+            table = entry[1]
+        index = cached(_relative_position_index, window_size).to(table.device)
+        num_tokens = window_size * window_size
+        return table.index_select(1, index.reshape(-1)).reshape(-1, num_tokens, num_tokens)
 
     def forward(self, windows: Tensor, window_size: int,
                 groups: Optional[Sequence[WindowGroup]] = None) -> Tensor:

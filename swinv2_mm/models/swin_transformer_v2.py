@@ -15,7 +15,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import PretrainedInit, initialize, trunc_normal_
 from mmengine.registry import MODELS, WEIGHT_INITIALIZERS
@@ -289,8 +288,9 @@ class SwinTransformerV2(BaseModule):
             and the patch merging that feeds stage k (`stages[k].downsample`). Frozen parts
             have no gradient and stay in eval mode after `train()` (deterministic).
         with_cp: gradient checkpointing of every block (less memory, more compute).
-        fused_attention: attention through `scaled_dot_product_attention` with the cached
-            position bias (the fast path, default). False spells the paper's formula out
+        fused_attention: attention through `scaled_dot_product_attention` (the fast path,
+            default; models/attention.py picks its CPU or generic kernel path). False spells
+            the paper's formula out
             (slower, more memory; for checking). Each block's `attn.fused` can also be
             switched after construction: `model.set_fused_attention(False)`.
         init_cfg: `dict(type='Pretrained', checkpoint=PATH_OR_URL)` loads any public
