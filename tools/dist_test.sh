@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Distributed testing on one machine: tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args...]
 set -euo pipefail
+if [[ $# -lt 3 || ! "$3" =~ ^[1-9][0-9]*$ ]]; then
+  echo "error: usage: bash tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args...] (NPROC: number of processes, e.g. 2)" >&2
+  exit 2
+fi
 CONFIG=$1
 CHECKPOINT=$2
 NPROC=$3

@@ -3,6 +3,10 @@
 # GPUs: one process per GPU (nccl). CPU only: NPROC processes on gloo.
 # NNODES, NODE_RANK, PORT, MASTER_ADDR as in mmdet's dist_train.sh.
 set -euo pipefail
+if [[ $# -lt 2 || ! "$2" =~ ^[1-9][0-9]*$ ]]; then
+  echo "error: usage: bash tools/dist_train.sh CONFIG NPROC [train.py args...] (NPROC: number of processes, e.g. 2)" >&2
+  exit 2
+fi
 CONFIG=$1
 NPROC=$2
 NNODES=${NNODES:-1}

@@ -1,17 +1,24 @@
 """Test (and evaluate) a checkpoint with an mmdet or mmseg config, as mmdet's tools/test.py.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show-dir DIR]
-                         [--tta] [--cfg-options k=v ...] [--launcher ...]
+    .venv/bin/python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
+        [--show-dir DIR] [--tta] [--dtype fp32|bf16] [--cfg-options k=v ...] [--launcher ...]
+        [--debug]
+
+A checkpoint whose weights do not fit the config's model is refused before any metric is
+computed. A mistake ends in one line on stderr and exit code 1.
 """
 import argparse
 import os.path as osp
 import sys
+import warnings
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+# mmengine's import warns about pkg_resources on stderr: keep stderr for our one line
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
-from swinv2_mm.engine import (ToolError, add_launch_args, parse_launch_args,  # noqa: E402
+from swinv2_mm.engine import (add_launch_args, parse_launch_args,  # noqa: E402
                               prepare_test_config, run_test)
-from swinv2_mm.engine.checkpoint_safety import UnsafeCheckpointError  # noqa: E402
+from swinv2_mm.engine.cli import pop_debug, run_guarded  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -26,20 +33,24 @@ def parse_args(argv=None):
     parser.add_argument('--tta', action='store_true',
                         help="test-time augmentation from the config's tta_model and "
                         'tta_pipeline')
+    parser.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32',
+                        help='bf16: run the model under autocast in bfloat16 (CPU or GPU)')
     add_launch_args(parser)
     return parse_launch_args(parser, argv)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
+    argv, debug = pop_debug(argv)
     args = parse_args(argv)
-    try:
+
+    def body():
         cfg = prepare_test_config(args.config, args.checkpoint, work_dir=args.work_dir,
                                   out=args.out, show_dir=args.show_dir, tta=args.tta,
-                                  cfg_options=args.cfg_options, launcher=args.launcher)
+                                  cfg_options=args.cfg_options, launcher=args.launcher,
+                                  dtype=args.dtype)
         run_test(cfg, out=args.out)
-    except (ToolError, UnsafeCheckpointError) as e:
-        sys.exit(f'error: {e}')
+    return run_guarded(body, debug)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -1,17 +1,24 @@
 """Train a detector (mmdet config) or segmentor (mmseg config), as mmdet's tools/train.py.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
-                          [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+    .venv/bin/python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--debug]
+
+Checkpoints are written atomically and hold the random-number states; `--resume` without a
+path takes the newest checkpoint of the work dir that loads. A mistake ends in one line on
+stderr and exit code 1 (`--debug` or SWINV2_MM_DEBUG=1 shows the traceback).
 """
 import argparse
 import os.path as osp
 import sys
+import warnings
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+# mmengine's import warns about pkg_resources on stderr: keep stderr for our one line
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
-from swinv2_mm.engine import (ToolError, add_launch_args, parse_launch_args,  # noqa: E402
+from swinv2_mm.engine import (add_launch_args, parse_launch_args,  # noqa: E402
                               prepare_train_config, run_train)
-from swinv2_mm.engine.checkpoint_safety import UnsafeCheckpointError  # noqa: E402
+from swinv2_mm.engine.cli import pop_debug, run_guarded  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,16 +37,17 @@ def parse_args(argv=None):
     return parse_launch_args(parser, argv)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
+    argv, debug = pop_debug(argv)
     args = parse_args(argv)
-    try:
+
+    def body():
         cfg = prepare_train_config(args.config, work_dir=args.work_dir, resume=args.resume,
                                    amp=args.amp, auto_scale_lr=args.auto_scale_lr,
                                    cfg_options=args.cfg_options, launcher=args.launcher)
         run_train(cfg)
-    except (ToolError, UnsafeCheckpointError) as e:
-        sys.exit(f'error: {e}')
+    return run_guarded(body, debug)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

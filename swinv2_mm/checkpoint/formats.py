@@ -99,7 +99,8 @@ def detect_format(raw: RawCheckpoint) -> str:
     keys = list(raw.state_dict)
     if raw.metadata.get('format') == OURS:
         return OURS
-    if _has(keys, r'(^|\.)attn\.relative_position_bias_table$'):
+    # V1 keeps a learnt bias table per block (mmdet/mmpretrain under attn.w_msa.); V2 an MLP.
+    if _has(keys, r'relative_position_bias_table$') and not _has(keys, r'cpb_mlp'):
         raise CheckpointError(f'{raw.source} is a Swin Transformer V1 checkpoint (it has '
                               'relative_position_bias_table, V2 has cpb_mlp): use mmdet\'s '
                               'SwinTransformer for it, or a SwinV2 checkpoint here')

@@ -100,6 +100,7 @@ def read_checkpoint(source: str) -> RawCheckpoint:
             obj = torch.load(path, map_location='cpu', weights_only=True)
         except Exception as e:  # UnpicklingError, struct.error, EOFError, ...: all 'unreadable'
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first_line = first_line.split('. ')[0]  # torch appends paragraphs of advice
             raise CheckpointError(
                 f'{path} cannot be read as weights ({first_line}). Files are read with '
                 'safetensors or torch.load(weights_only=True), which refuses pickles that hold '

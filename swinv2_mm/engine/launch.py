@@ -10,6 +10,7 @@ decides which), plus what this stack needs:
     before anything is built.
 mmdet / mmseg are imported only inside the functions that need them.
 """
+import contextlib
 import itertools
 import os
 import os.path as osp
@@ -19,14 +20,17 @@ from typing import Optional, Sequence
 import torch
 from mmengine.config import Config, ConfigDict
 
+from .checkpoint_files import (check_fits_model, fetch_if_url,
+                               pick_resume_checkpoint, read_checkpoint_file,
+                               require_runner_checkpoint, state_dict_of)
 from .checkpoint_safety import (explain_refused_checkpoint, is_refused_load,
                                 trusted_runner_checkpoints)
+
+from .errors import ToolError
 
 TASKS = ('mmdet', 'mmseg')
 
 
-class ToolError(Exception):
-    """A user-facing problem with the command line or config: message says what to do."""
 
 
 def add_launch_args(parser) -> None:
@@ -50,10 +54,55 @@ def parse_launch_args(parser, argv=None):
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
     if not osp.isfile(config):
         raise ToolError(f'config file not found: {config}')
-    cfg = Config.fromfile(config)
+    try:
+        cfg = Config.fromfile(config)
+    except Exception as e:  # noqa: BLE001 - syntax errors, bad bases, ...: name the file
+        raise ToolError(f'{config}: cannot be read as a config: {_config_error(e, config)}') \
+            from e
     if cfg_options:
+        _check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def _config_error(e: Exception, config: str) -> str:
+    inner = e
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        if isinstance(inner, SyntaxError):
+            break
+        inner = inner.__cause__ or inner.__context__
+    if isinstance(inner, SyntaxError) and inner.lineno:
+        name = inner.filename if inner.filename and not inner.filename.startswith('<') \
+            else config  # mmengine compiles the config's text without its name
+        where = f'{name}, line {inner.lineno}'
+        return f'syntax error in {where}: {inner.msg}'
+    text = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), '')
+    return f'{type(e).__name__}: {text}' if text else type(e).__name__
+
+
+def _check_option_keys(cfg: Config, options: dict) -> None:
+    """A --cfg-options key that is absent from the config but close to a key that is there
+    is a typo (`train_dataloader.batchsize`): say so now, not as a TypeError deep in the
+    Runner. Keys that are new and resemble nothing are allowed (configs add keys freely)."""
+    import difflib
+    for key in options:
+        node, done = cfg._cfg_dict, []
+        for part in key.split('.'):
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, dict):
+                close = difflib.get_close_matches(part, [str(k) for k in node], n=1,
+                                                  cutoff=0.75)
+                if close:
+                    where = '.'.join(done) or 'the top level'
+                    raise ToolError(f'--cfg-options {key}: the config has no {part!r} under '
+                                    f'{where}; did you mean {".".join(done + close[:1])}?')
+                break
+            else:
+                break
+            done.append(part)
 
 
 def task_of(cfg: Config) -> str:
@@ -76,6 +125,52 @@ def _set_work_dir(cfg: Config, config: str, work_dir: Optional[str]) -> None:
 
 def _is_url(path: str) -> bool:
     return path.startswith(('http://', 'https://', 's3://'))
+
+
+_DATASET_DOCS = {'mmdet': ('COCO', 'docs/detection.md#datasets'),
+                 'mmseg': ('ADE20K', 'docs/segmentation.md#datasets')}
+
+
+def _leaf_datasets(dataset):
+    """The datasets inside wrappers (RepeatDataset, ConcatDataset, ClassBalancedDataset)."""
+    if not isinstance(dataset, dict):
+        return []
+    if isinstance(dataset.get('datasets'), (list, tuple)):
+        return [d for sub in dataset['datasets'] for d in _leaf_datasets(sub)]
+    if isinstance(dataset.get('dataset'), dict):
+        return _leaf_datasets(dataset['dataset'])
+    return [dataset]
+
+
+def check_datasets(cfg: Config, config: str, loaders: Sequence[str]) -> None:
+    """Before anything is built: the files the config's datasets read exist. Otherwise one
+    line naming data_root, the tree expected under it and the docs section on getting the
+    data (mmdet/mmseg would end a long log with a bare FileNotFoundError)."""
+    task = cfg.get('default_scope')
+    for loader in loaders:
+        loader_cfg = cfg.get(loader)
+        if not isinstance(loader_cfg, dict):
+            continue
+        for ds in _leaf_datasets(loader_cfg.get('dataset')):
+            root = ds.get('data_root') or ''
+            wanted = []  # (path relative to data_root, full path)
+            ann = ds.get('ann_file')
+            if isinstance(ann, str) and ann:
+                wanted.append((ann, ann if osp.isabs(ann) else osp.join(root, ann)))
+            for sub in (ds.get('data_prefix') or {}).values():
+                if isinstance(sub, str) and sub:
+                    wanted.append((sub.rstrip('/') + '/', osp.join(root, sub)))
+            missing = [rel for rel, full in wanted if not osp.exists(full)]
+            if not missing and not (root and not osp.isdir(root)):
+                continue
+            name, docs = _DATASET_DOCS.get(task, ('the dataset', 'the docs'))
+            tree = ', '.join(rel for rel, _ in wanted)
+            what = 'does not exist' if root and not osp.isdir(root) else f'has no {missing[0]}'
+            raise ToolError(
+                f'dataset not found: {loader}.dataset.data_root={root!r} (from {config}) '
+                f'{what}; expected under it: {tree}. Get {name} as '
+                f'{docs} says, or point at your copy with --cfg-options '
+                f'{loader}.dataset.data_root=/path/to/{name.lower()}/ (see {docs})')
 
 
 def setup_launcher(cfg: Config, launcher: str) -> None:
@@ -145,24 +240,45 @@ def prepare_train_config(config: str, work_dir: Optional[str] = None,
                             'learning rate was set for)')
         cfg.auto_scale_lr.enable = True
 
-    # As mmdet: 'auto' resumes from work_dir/last_checkpoint, a path resumes from that file.
+    # As mmdet: 'auto' resumes from the work dir, a path resumes from that file. Which
+    # file (auto: the newest that loads and fits) is decided in run_train, with the model.
     if resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
-        if not osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint')):
-            print(f'[swinv2_mm] --resume: no checkpoint in {cfg.work_dir} yet; '
-                  'training starts from the beginning')
     elif resume is not None:
-        if not _is_url(resume) and not osp.isfile(resume):
+        if _is_url(resume):
+            resume = fetch_if_url(resume)
+        if not osp.isfile(resume):
             raise ToolError(f'--resume {resume}: no such checkpoint file')
         cfg.resume = True
         cfg.load_from = resume
 
+    install_crash_safety(cfg)
+    check_datasets(cfg, config, ['train_dataloader']
+                   + (['val_dataloader'] if cfg.get('val_cfg') else []))
     setup_launcher(cfg, launcher)
     if task == 'mmdet':
         from mmdet.utils import setup_cache_size_limit_of_dynamo
         setup_cache_size_limit_of_dynamo()
     return cfg
+
+
+def install_crash_safety(cfg: Config) -> None:
+    """Every training run: atomic checkpoints, random states in them, resume where the
+    interrupted run stood (swinv2_mm/engine/resume.py)."""
+    from . import resume  # noqa: F401 - registers the hook and loop types
+    hooks = cfg.setdefault('default_hooks', ConfigDict())
+    ckpt = hooks.get('checkpoint')
+    if isinstance(ckpt, dict) and ckpt.get('type') in ('CheckpointHook',
+                                                       'mmengine.CheckpointHook'):
+        ckpt['type'] = 'AtomicCheckpointHook'
+    custom = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') == 'RandomStateHook' for h in custom):
+        custom.append(dict(type='RandomStateHook'))
+    cfg.custom_hooks = custom
+    train_cfg = cfg.get('train_cfg')
+    if isinstance(train_cfg, dict) and train_cfg.get('type') == 'IterBasedTrainLoop':
+        train_cfg['type'] = 'ResumableIterBasedTrainLoop'
 
 
 def _enable_visualization(cfg: Config, task: str, show_dir: str) -> None:
@@ -200,14 +316,19 @@ def _enable_tta(cfg: Config, task: str) -> None:
 def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = None,
                         out: Optional[str] = None, show_dir: Optional[str] = None,
                         tta: bool = False, cfg_options: Optional[dict] = None,
-                        launcher: str = 'none') -> Config:
-    """The config mmdet's / mmseg's tools/test.py would run, from the same arguments."""
+                        launcher: str = 'none', dtype: str = 'fp32') -> Config:
+    """The config mmdet's / mmseg's tools/test.py would run, from the same arguments.
+
+    dtype 'bf16': the test loop runs under autocast in bfloat16 (CPU and GPU)."""
     cfg = load_config(config, cfg_options)
     task = task_of(cfg)
     _set_work_dir(cfg, config, work_dir)
-    if not _is_url(checkpoint) and not osp.isfile(checkpoint):
+    if _is_url(checkpoint):
+        checkpoint = fetch_if_url(checkpoint)
+    if not osp.isfile(checkpoint):
         raise ToolError(f'checkpoint file not found: {checkpoint}')
     cfg.load_from = checkpoint
+    set_test_dtype(cfg, dtype)
     if show_dir:
         _enable_visualization(cfg, task, show_dir)
     if tta:
@@ -221,11 +342,31 @@ def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = 
             # mmseg: predictions are written as images under this folder
             cfg.test_evaluator['output_dir'] = out
             cfg.test_evaluator['keep_results'] = True
+    check_datasets(cfg, config, ['test_dataloader'])
     setup_launcher(cfg, launcher)
     if task == 'mmdet':
         from mmdet.utils import setup_cache_size_limit_of_dynamo
         setup_cache_size_limit_of_dynamo()
     return cfg
+
+
+DTYPES = ('fp32', 'bf16')
+
+
+def set_test_dtype(cfg: Config, dtype: str) -> None:
+    """bf16: mmengine's TestLoop runs each test step under its `autocast` when fp16=True;
+    on CPU that is bfloat16, on CUDA the autocast GPU dtype, set to bfloat16 here."""
+    if dtype not in DTYPES:
+        raise ToolError(f'--dtype {dtype}: choose one of {", ".join(DTYPES)}')
+    if dtype == 'fp32':
+        return
+    test_cfg = cfg.get('test_cfg') or ConfigDict(type='TestLoop')
+    test_cfg['fp16'] = True
+    cfg.test_cfg = test_cfg
+    if torch.cuda.is_available():
+        if not torch.cuda.is_bf16_supported():
+            raise ToolError('--dtype bf16: this GPU has no bfloat16 support; use --dtype fp32')
+        torch.set_autocast_dtype('cuda', torch.bfloat16)
 
 
 _RUNNERS_BUILT = itertools.count()
@@ -246,9 +387,49 @@ def _checkpoint_in_use(runner) -> str:
     return str(runner._load_from or osp.join(runner.work_dir, 'last_checkpoint'))
 
 
+def _bare_model(model):
+    """The network whose weights a checkpoint holds: inside DDP and TTA wrappers."""
+    while hasattr(model, 'module') and isinstance(model.module, torch.nn.Module):
+        model = model.module
+    return model
+
+
+def choose_resume_checkpoint(runner) -> None:
+    """--resume: a given file must be a Runner checkpoint that fits the model; without a
+    file, the newest checkpoint of the work dir that loads and fits is taken, and each one
+    skipped is logged with the reason. Nothing is ever executed from a file."""
+    if not runner._resume:
+        return
+    model = _bare_model(runner.model)
+    if runner._load_from is not None:
+        path = str(runner._load_from)
+        obj = read_checkpoint_file(path, '--resume')
+        # fit first: a backbone-only ImageNet file is better named as such than as
+        # "weights without training state"
+        check_fits_model(model, state_dict_of(obj, path, '--resume'), path, '--resume')
+        require_runner_checkpoint(obj, path)
+        return
+    path, skipped = pick_resume_checkpoint(model, runner.work_dir,
+                                           log=lambda m: runner.logger.warning(m))
+    if path is None and skipped:
+        raise ToolError(f'--resume: none of the {len(skipped)} checkpoint(s) in '
+                        f'{runner.work_dir} can be resumed ({skipped[0]}); move them away to '
+                        'start from the beginning, or give one with --resume PATH')
+    if path is None:
+        runner.logger.info(f'--resume: no checkpoint in {runner.work_dir} yet; training '
+                           'starts from the beginning')
+        runner._resume = False
+        return
+    runner.logger.info(f'--resume: resuming from {path}'
+                       + (f' (skipped {len(skipped)} newer that did not load)' if skipped
+                          else ''))
+    runner._load_from = path
+
+
 def run_train(cfg: Config):
     """Build the Runner and train; returns the runner (its model is the trained one)."""
     runner = build_runner(cfg)
+    choose_resume_checkpoint(runner)
     try:
         with trusted_runner_checkpoints():
             runner.train()
@@ -263,11 +444,21 @@ def run_test(cfg: Config, out: Optional[str] = None) -> dict:
     """Build the Runner and test; returns the metrics. `out` (mmdet): also dump the
     predictions to this .pkl file (mmseg configs get theirs from prepare_test_config)."""
     runner = build_runner(cfg)
+    path = str(runner._load_from)
+    obj = read_checkpoint_file(path, 'checkpoint')
+    check_fits_model(_bare_model(runner.model), state_dict_of(obj, path, 'checkpoint'), path,
+                     'checkpoint')
+    del obj
     if out is not None and task_of(cfg) == 'mmdet':
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
+    from .precision import float32_outputs, mmcv_ops_in_float32
+    bf16 = bool((cfg.get('test_cfg') or {}).get('fp16'))
+    if bf16:
+        float32_outputs(runner.model)
     try:
-        with trusted_runner_checkpoints():
+        with trusted_runner_checkpoints(), \
+                (mmcv_ops_in_float32() if bf16 else contextlib.nullcontext()):
             return runner.test()
     except Exception as e:
         if is_refused_load(e):

@@ -1,0 +1,41 @@
+"""How the tools end: a one-line error on stderr and a non-zero exit status, never a
+traceback, unless asked for one (`--debug` or SWINV2_MM_DEBUG=1)."""
+import os
+import sys
+from typing import Callable, List, Optional, Tuple
+
+DEBUG_ENV = 'SWINV2_MM_DEBUG'
+
+
+def pop_debug(argv: Optional[List[str]]) -> Tuple[List[str], bool]:
+    """(argv without --debug, whether the traceback was asked for)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = '--debug' in argv or os.environ.get(DEBUG_ENV, '') not in ('', '0')
+    return [a for a in argv if a != '--debug'], debug
+
+
+def one_line(err: BaseException) -> str:
+    from ..checkpoint.io import CheckpointError
+    from .checkpoint_safety import UnsafeCheckpointError
+    from .errors import ToolError
+    text = ' '.join(ln.strip() for ln in str(err).splitlines() if ln.strip())
+    if isinstance(err, (ToolError, UnsafeCheckpointError, CheckpointError)):
+        return text
+    # Not one of ours: still one line, with the way to see where it came from.
+    return (f'{type(err).__name__}: {text[:400]}' if text else type(err).__name__) + \
+        f' (rerun with --debug or {DEBUG_ENV}=1 for the traceback)'
+
+
+def run_guarded(body: Callable[[], Optional[int]], debug: bool) -> int:
+    """Run a tool's body; what goes wrong becomes `error: ...` on stderr and exit code 1."""
+    try:
+        return body() or 0
+    except KeyboardInterrupt:
+        print('error: interrupted', file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the point: every failure is one line
+        if debug:
+            raise
+        sys.stdout.flush()
+        print(f'error: {one_line(e)}', file=sys.stderr)
+        return 1
