@@ -318,14 +318,20 @@ def _finite(tensors):
     return all(torch.isfinite(t.float()).all().item() for t in tensors)
 
 
+@pytest.mark.parametrize('backward_inside', [False, True])
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
-def test_autocast_no_nan_on_padded_input(dtype):
+def test_autocast_no_nan_on_padded_input(dtype, backward_inside):
+    """Training under autocast; backward() outside the autocast block (as mmengine's
+    AmpOptimWrapper does) and inside it (as many hand-written loops do)."""
     model = tiny_model().train()
     x = torch.randn(2, 3, 100, 140, requires_grad=True)
     with torch.autocast('cpu', dtype=dtype):
         outs = model(x)
         loss = sum(o.float().mean() for o in outs)
-    loss.backward()
+        if backward_inside:
+            loss.backward()
+    if not backward_inside:
+        loss.backward()
     assert _finite(outs) and _finite([x.grad])
     assert _finite([p.grad for p in model.parameters() if p.grad is not None])
     model.eval()

@@ -140,6 +140,7 @@ class _FlashWindowAttentionCPU(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.autocast('cpu', enabled=False)  # backward() may be called inside autocast
     def backward(ctx, grad_out: Tensor):
         q, k, v, out, attn_bias, shift_mask = ctx.saved_tensors
         M, heads, N, d = q.shape
