@@ -301,6 +301,20 @@ def test_plain_path_chunks_large_groups(monkeypatch):
     assert max_err(whole, chunked) == 0
 
 
+def test_inference_in_chunks_is_exact(monkeypatch):
+    """Without autograd a block runs its attention (per window group) and its MLP a chunk at
+    a time (cache-sized at high resolution): the same numbers as the whole map at once."""
+    from swinv2_mm.models import swin_transformer_v2 as backbone_module
+    model = tiny_model().eval()
+    x = torch.randn(2, 3, 260, 300)
+    with torch.no_grad():
+        whole = model(x)
+        monkeypatch.setattr(attention_module, 'INFERENCE_CHUNK', 1 << 12)
+        monkeypatch.setattr(backbone_module, 'INFERENCE_CHUNK', 1 << 12)
+        chunked = model(x)
+    assert max_err(whole, chunked) == 0
+
+
 def test_window_layouts_cached_per_size():
     windows_module.window_layout.cache_clear()
     model = tiny_model().eval()

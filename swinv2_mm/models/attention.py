@@ -33,6 +33,10 @@ PATHS = ('plain', 'sdpa', 'cpu')
 # larger groups are attended a chunk of windows at a time (the paper's "sequential
 # self-attention"), so a window of 48 (N = 2304) at high resolution stays in memory.
 _PLAIN_CHUNK = 1 << 25
+# Without autograd, a block works on this many elements of its largest activation (the MLP's
+# hidden map, the attention's q/k/v) at a time: 16 MiB in float32, so that at high
+# resolution the intermediate tensors stay in cache and the cost per pixel stays flat.
+INFERENCE_CHUNK = 1 << 22
 # Elements of one (windows, heads, N, N) chunk that the CPU backward works on at a time:
 # 2 MiB in float32, so the chunk's element-wise softmax backward runs from cache (measured
 # ~20 % faster than 16 MiB chunks for SwinV2-T window 16).
@@ -320,11 +324,33 @@ class WindowAttentionV2(nn.Module):
         groups: consecutive windows sharing a shift mask (None: no shift, one group).
         """
         M, N, C = windows.shape
+        bias = self.position_bias(window_size)
+        step = max(1, INFERENCE_CHUNK // (3 * N * C))
+        if torch.is_grad_enabled() or M <= step:
+            return self._attend(windows, bias, groups)
+        # Inference on a large map: a chunk of windows at a time (within each group, which
+        # keeps its one shift mask), so q/k/v and the output stay in cache.
+        if groups is None:
+            groups = [WindowGroup(M, None)]
+        out, start = None, 0
+        for group in groups:
+            for i in range(start, start + group.rows, step):
+                rows = slice(i, min(i + step, start + group.rows))
+                res = self._attend(windows[rows], bias,
+                                   [WindowGroup(rows.stop - rows.start, group.shift_mask)])
+                if out is None:
+                    out = res.new_empty(M, N, C)
+                out[rows] = res
+            start += group.rows
+        return out
+
+    def _attend(self, windows: Tensor, bias: Tensor,
+                groups: Optional[Sequence[WindowGroup]]) -> Tensor:
+        M, N, C = windows.shape
         qkv_bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))
         qkv = F.linear(windows, self.qkv.weight, qkv_bias)
         qkv = qkv.reshape(M, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each M, heads, N, d
-        x = cosine_attention(q, k, v, self.logit_scale, self.position_bias(window_size), groups,
-                             fused=self.fused,
+        x = cosine_attention(q, k, v, self.logit_scale, bias, groups, fused=self.fused,
                              dropout_p=self.attn_drop if self.training else 0.0)
         return self.proj_drop(self.proj(x.reshape(M, N, C)))

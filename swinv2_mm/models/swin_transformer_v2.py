@@ -20,7 +20,7 @@ from mmengine.model.weight_init import PretrainedInit, initialize, trunc_normal_
 from mmengine.registry import MODELS, WEIGHT_INITIALIZERS
 from torch import Tensor, nn
 
-from .attention import WindowAttentionV2
+from .attention import INFERENCE_CHUNK, WindowAttentionV2
 from .windows import (cached, effective_window, from_windows, to_windows, window_groups,
                       window_layout)
 
@@ -119,7 +119,19 @@ class SwinBlockV2(nn.Module):
     def _forward(self, x: Tensor) -> Tensor:
         x = x + drop_path(self.norm1(self.window_attention(x)), self.drop_path_rate,
                           self.training)
-        return x + drop_path(self.norm2(self.mlp(x)), self.drop_path_rate, self.training)
+        if self.training or torch.is_grad_enabled():
+            return x + drop_path(self.norm2(self.mlp(x)), self.drop_path_rate, self.training)
+        # Inference: the MLP a chunk of tokens at a time, so that its (tokens, 4C) hidden map
+        # stays in cache; over the whole map a large image pays more per pixel.
+        rows = x.reshape(-1, x.shape[-1])
+        step = max(1024, INFERENCE_CHUNK // self.mlp.fc1.out_features)
+        if rows.shape[0] <= step:
+            return x + self.norm2(self.mlp(x))
+        out = torch.empty_like(rows)
+        for i in range(0, rows.shape[0], step):
+            torch.add(rows[i:i + step], self.norm2(self.mlp(rows[i:i + step])),
+                      out=out[i:i + step])
+        return out.view_as(x)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.with_cp and x.requires_grad:
