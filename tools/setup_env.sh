@@ -20,6 +20,13 @@ STAMP="$VENV/.swinv2_mm_env"
 if [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$(fingerprint)" ]]; then
   exit 0
 fi
+# One build at a time per checkout (tests started in parallel would otherwise install into the
+# same .venv at once); whoever waited re-checks the stamp.
+exec 9>"${TMPDIR:-/tmp}/swinv2_mm_setup_env.$(printf %s "$ROOT" | sha256sum | cut -c1-12).lock"
+flock 9
+if [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$(fingerprint)" ]]; then
+  exit 0
+fi
 log() { echo "[setup_env] $*" >&2; }
 start=$SECONDS
 
