@@ -22,9 +22,10 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_terminal_summary(terminalreporter):
     """Print the largest identity error per reference implementation (float32)."""
-    module = sys.modules.get('test_identity')
-    errors = getattr(module, 'MAX_ERRORS', None)
-    if errors:
-        terminalreporter.write_sep('-', 'identity: largest |ours - reference| over all stages')
-        for reference, err in sorted(errors.items()):
-            terminalreporter.write_line(f'{reference:>22}: {err:.3g}')
+    for name, what in (('test_identity', 'stages'), ('test_weights', 'stages (weights by layout '
+                       'and name)'), ('test_classify', 'logits (tools/classify.py)')):
+        errors = getattr(sys.modules.get(name), 'MAX_ERRORS', None)
+        if errors:
+            terminalreporter.write_sep('-', f'identity: largest |ours - reference| over all {what}')
+            for reference, err in sorted(errors.items()):
+                terminalreporter.write_line(f'{reference:>22}: {err:.3g}')

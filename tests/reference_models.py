@@ -115,3 +115,47 @@ def save_all_formats(model, folder: str) -> Dict[str, str]:
     torch.save({'state_dict': official_to_mmpretrain(official), 'meta': {'epoch': 300}},
                paths['mmpretrain'])
     return paths
+
+
+# --- torchvision: its own SwinV2 (swin_v2_t/s/b are this class with the V2 block and merge) ---
+def torchvision_model(window_size: int = 8, arch: dict = SMALL, num_classes: int = 10):
+    from torchvision.models.swin_transformer import (PatchMergingV2, SwinTransformer,
+                                                     SwinTransformerBlockV2)
+    model = SwinTransformer(
+        patch_size=[4, 4], embed_dim=arch['embed_dims'], depths=list(arch['depths']),
+        num_heads=list(arch['num_heads']), window_size=[window_size] * 2,
+        stochastic_depth_prob=0.0, num_classes=num_classes, block=SwinTransformerBlockV2,
+        downsample_layer=PatchMergingV2)
+    return perturb_(model)
+
+
+def torchvision_stage_outputs(model, x: Tensor):
+    """Per-stage NCHW outputs (features 1, 3, 5, 7); the last one through its final norm."""
+    outs = []
+    with torch.no_grad():
+        for i, layer in enumerate(model.features):
+            x = layer(x)
+            if i % 2 == 1:
+                outs.append(x)
+        outs[-1] = model.norm(outs[-1])
+    return [o.permute(0, 3, 1, 2) for o in outs]
+
+
+# --- the SimMIM releases: the official layout with the older rpe_mlp name --------------------
+def official_to_simmim(official: Dict[str, Tensor], embed_dims: int,
+                       training_checkpoint: bool = True) -> Dict[str, Tensor]:
+    """As Swin-Transformer's main_simmim_pt.py saves SimMIM: the encoder (with its mask token,
+    cpb_mlp under its released name rpe_mlp, no position tables) under 'encoder.', the
+    1x1-conv decoder under 'decoder.0.'. Without `training_checkpoint`: the encoder alone."""
+    g = torch.Generator().manual_seed(1)
+    encoder = {k.replace('.attn.cpb_mlp.', '.attn.rpe_mlp.'): v for k, v in official.items()
+               if not k.endswith(('relative_coords_table', 'relative_position_index'))
+               and not k.startswith('head.')}
+    encoder['mask_token'] = torch.randn(1, 1, embed_dims, generator=g)
+    if not training_checkpoint:
+        return encoder
+    out = {f'encoder.{k}': v for k, v in encoder.items()}
+    num_features = embed_dims * 8
+    out['decoder.0.weight'] = torch.randn(32 * 32 * 3, num_features, 1, 1, generator=g)
+    out['decoder.0.bias'] = torch.randn(32 * 32 * 3, generator=g)
+    return out

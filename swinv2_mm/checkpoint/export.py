@@ -7,9 +7,9 @@ from typing import Dict, List
 import torch
 from safetensors.torch import save_file
 
-from .formats import OURS, convert
-from .io import CheckpointError, read_checkpoint
-from .loader import checkpoint_pretrained_windows, infer_arch, load_pretrained
+from .formats import MASK_TOKEN, OURS, convert
+from .io import CheckpointError, new_file_mode, read_checkpoint
+from .loader import expected_pretrained_windows, infer_arch, load_pretrained
 
 
 def _check_destination(src: str, dst: str, force: bool) -> None:
@@ -33,13 +33,6 @@ def _check_destination(src: str, dst: str, force: bool) -> None:
                               'after the new file has been written and verified)')
 
 
-def _file_mode() -> int:
-    """What a plain open() would create: 0666 minus the umask (not safetensors' 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def convert_file(src: str, dst: str, force: bool = False) -> List[str]:
     """Convert `src` (any accepted layout) to `dst`, then load it into a backbone built for
     it and compare every tensor. Returns the lines of a report.
@@ -48,13 +41,16 @@ def convert_file(src: str, dst: str, force: bool = False) -> List[str]:
     touched; the result is written to a temporary file beside `dst`, verified, and renamed
     over `dst` only then (atomically). An existing `dst` is replaced only with force=True."""
     _check_destination(src, dst, force)
-    raw = read_checkpoint(src)
-    conv = convert(raw)
+    raw = read_checkpoint(src, use_local='pass the local file as SRC')
+    # A whole model's checkpoint (a detector, segmentor or SimMIM Runner file; mmpretrain's):
+    # its backbone is what is wanted.
+    conv = convert(raw, prefix='backbone.' if any(
+        k.startswith('backbone.') for k in raw.state_dict) else None)
     if conv.unknown:
         raise CheckpointError(f'{src} ({conv.format} format) has weights no backbone part '
                               f'takes: {conv.unknown[:8]}')
     arch = infer_arch(conv.state_dict)
-    pretrained = checkpoint_pretrained_windows(conv, raw.hf_config)
+    pretrained = expected_pretrained_windows(raw, conv)  # the file's, else its name's
     num_stages = len(arch['depths'])
     pretrained_list = [pretrained.get(s, 0) for s in range(num_stages)]
     metadata: Dict[str, str] = {
@@ -76,7 +72,7 @@ def convert_file(src: str, dst: str, force: bool = False) -> List[str]:
     try:
         save_file({k: v.contiguous() for k, v in conv.state_dict.items()}, tmp,
                   metadata=metadata)
-        os.chmod(tmp, _file_mode())
+        os.chmod(tmp, new_file_mode())  # safetensors writes 0600
         # Verify: the written file loads into a backbone of that architecture, all of it,
         # and every tensor is the one the source had.
         try:
@@ -86,6 +82,10 @@ def convert_file(src: str, dst: str, force: bool = False) -> List[str]:
                                   f'({str(e).replace(tmp, "the result")}); {dst} was not '
                                   'touched') from e
         own = model.state_dict()
+        if MASK_TOKEN in conv.state_dict:  # kept for SimMIM; this backbone has none to load it
+            from safetensors import safe_open
+            with safe_open(tmp, framework='pt') as f:
+                own[MASK_TOKEN] = f.get_tensor(MASK_TOKEN)
         bad = [k for k, v in conv.state_dict.items() if not torch.equal(own[k], v)]
         if bad:
             raise CheckpointError(f'verification failed: {bad[:8]} differ after reloading the '

@@ -1,5 +1,9 @@
 """The public SwinV2 checkpoint layouts, and how each maps onto this package's names.
 
+Layouts: official (Microsoft), simmim (the official SimMIM releases: official names, older
+`rpe_mlp` for `cpb_mlp`, weights under `encoder.` in pre-training checkpoints), timm,
+transformers, mmpretrain, torchvision, and this package's own files.
+
 Ours: patch_embed.{projection,norm}, stages.S.downsample.{reduction,norm} (S >= 1, merging
 at the start of a stage), stages.S.blocks.B.{attn.*,norm1,norm2,mlp.fc1,mlp.fc2}, norm{i}.
 The attention parameters keep the official names (qkv, q_bias, v_bias, logit_scale,
@@ -21,8 +25,18 @@ from .io import ACCEPTED, CheckpointError, RawCheckpoint
 OURS = 'swinv2_mm'
 BUFFERS = ('relative_position_index', 'relative_coords_table', 'attn_mask')
 # Classification / pre-training parts that a backbone never uses.
-HEAD_PREFIXES = ('head.', 'classifier.', 'pooler.', 'neck.', 'data_preprocessor.',
-                 'embeddings.mask_token', 'decoder.', 'mask_token')
+HEAD_PREFIXES = ('head.', 'classifier.', 'pooler.', 'neck.', 'data_preprocessor.', 'decoder.')
+# SimMIM's learnt mask token (official `encoder.mask_token`, transformers
+# `swinv2.embeddings.mask_token`, mmpretrain `backbone.mask_token`) maps to the backbone's
+# optional top-level `mask_token`; the loader loads it only into a backbone built with one.
+MASK_TOKEN = 'mask_token'
+# The classifier of each layout, kept aside (Converted.head) for tools/classify.py.
+_HEADS = {'official': r'^head\.(weight|bias)$', 'simmim': r'^head\.(weight|bias)$',
+          'torchvision': r'^head\.(weight|bias)$', 'timm': r'^head\.fc\.(weight|bias)$',
+          'mmpretrain': r'^head\.fc\.(weight|bias)$',
+          'transformers': r'^classifier\.(weight|bias)$'}
+# What wraps the backbone's keys in some layouts' checkpoints (stripped before renaming).
+_WRAPPERS = {'transformers': 'swinv2.', 'mmpretrain': 'backbone.', 'simmim': 'encoder.'}
 
 
 @dataclass
@@ -32,6 +46,7 @@ class Converted:
     state_dict: Dict[str, Tensor]
     coords_tables: Dict[Tuple[int, int], Tensor] = field(default_factory=dict)  # (stage, block)
     ignored: List[str] = field(default_factory=list)  # head and buffers, by original name
+    head: Dict[str, Tensor] = field(default_factory=dict)  # classifier 'weight' / 'bias'
     unknown: List[str] = field(default_factory=list)  # names no rule knows
     summary: str = ''  # the loader's one-line report
 
@@ -55,6 +70,7 @@ _OFFICIAL = [
     (r'^layers\.(\d+)\.downsample\.', _shift_stage(1)),  # end of stage S -> start of S + 1
     (r'^layers\.(\d+)\.blocks\.', r'stages.\1.blocks.'),
     (r'^norm\.', 'norm{last}.'),
+    (r'^mask_token$', MASK_TOKEN),
 ]
 _TIMM = [
     (r'^layers\.(\d+)\.downsample\.', _shift_stage(0)),
@@ -77,6 +93,7 @@ _TRANSFORMERS = [
     (r'^encoder\.layers\.(\d+)\.blocks\.(\d+)\.intermediate\.dense\.', r'stages.\1.blocks.\2.mlp.fc1.'),
     (r'^encoder\.layers\.(\d+)\.blocks\.(\d+)\.output\.dense\.', r'stages.\1.blocks.\2.mlp.fc2.'),
     (r'^layernorm\.', 'norm{last}.'),
+    (r'^embeddings\.mask_token$', MASK_TOKEN),
 ]
 _MMPRETRAIN = [
     (r'^patch_embed\.(projection|norm)\.', r'patch_embed.\1.'),
@@ -86,6 +103,20 @@ _MMPRETRAIN = [
     (r'^stages\.(\d+)\.blocks\.(\d+)\.ffn\.layers\.1\.', r'stages.\1.blocks.\2.mlp.fc2.'),
     (r'^stages\.(\d+)\.blocks\.(\d+)\.(norm1|norm2)\.', r'stages.\1.blocks.\2.\3.'),
     (r'^(norm\d+)\.', r'\1.'),
+    (r'^mask_token$', MASK_TOKEN),
+]
+# torchvision: features.0 is the patch embedding (conv, permute, norm); features.1, 3, 5, 7
+# are the stages and features.2, 4, 6 the patch merging between them (before stage k / 2);
+# the MLP is a Sequential (Linear, GELU, Dropout, Linear, Dropout); qkv has one full bias.
+_TORCHVISION = [
+    (r'^features\.0\.0\.', 'patch_embed.projection.'),
+    (r'^features\.0\.2\.', 'patch_embed.norm.'),
+    (r'^features\.(\d*[13579])\.(\d+)\.mlp\.(0|3)\.',
+     lambda m: f'stages.{int(m[1]) // 2}.blocks.{m[2]}.mlp.fc{1 if m[3] == "0" else 2}.'),
+    (r'^features\.(\d*[13579])\.(\d+)\.', lambda m: f'stages.{int(m[1]) // 2}.blocks.{m[2]}.'),
+    (r'^features\.(\d*[02468])\.(reduction|norm)\.',
+     lambda m: f'stages.{int(m[1]) // 2}.downsample.{m[2]}.'),
+    (r'^norm\.', 'norm{last}.'),
 ]
 _OURS = [(r'^(.*)$', r'\1')]
 
@@ -108,6 +139,13 @@ def detect_format(raw: RawCheckpoint) -> str:
         return 'mmpretrain'
     if _has(keys, r'^(swinv2\.)?encoder\.layers\.\d+\.blocks\.\d+\.attention\.self\.'):
         return 'transformers'
+    if _has(keys, r'^features\.\d+\.\d+\.attn\.cpb_mlp\.'):
+        return 'torchvision'
+    # The SimMIM releases: the official names, but the position-bias MLP under its earlier
+    # name rpe_mlp, and a pre-training checkpoint's backbone under encoder. beside decoder.
+    if _has(keys, r'^(encoder\.)?layers\.\d+\.blocks\.\d+\.attn\.rpe_mlp\.') or _has(
+            keys, r'^encoder\.layers\.\d+\.blocks\.\d+\.attn\.cpb_mlp\.'):
+        return 'simmim'
     if _has(keys, r'^layers\.\d+\.blocks\.\d+\.attn\.cpb_mlp\.'):
         # The official code downsamples at the end of a stage, timm at the start.
         return 'official' if _has(keys, r'^layers\.0\.downsample\.') else 'timm'
@@ -124,8 +162,9 @@ def detect_format(raw: RawCheckpoint) -> str:
         f'(first keys: {keys[:4]}). Accepted: {ACCEPTED}')
 
 
-_RULES = {'official': _OFFICIAL, 'timm': _TIMM, 'transformers': _TRANSFORMERS,
-          'mmpretrain': _MMPRETRAIN, OURS: _OURS}
+_RULES = {'official': _OFFICIAL, 'simmim': _OFFICIAL, 'timm': _TIMM,
+          'transformers': _TRANSFORMERS, 'mmpretrain': _MMPRETRAIN,
+          'torchvision': _TORCHVISION, OURS: _OURS}
 
 
 def _fuse_qkv(state: Dict[str, Tensor]) -> None:
@@ -139,6 +178,16 @@ def _fuse_qkv(state: Dict[str, Tensor]) -> None:
         state.pop(base + 'key.bias', None)  # zero by construction in V2
 
 
+def _split_qkv_bias(state: Dict[str, Tensor]) -> None:
+    """torchvision keeps one qkv bias and zeroes its key third in every forward; ours is
+    q_bias and v_bias (V2 has no key bias)."""
+    for key in [k for k in state if k.endswith('.attn.qkv.bias')]:
+        bias = state.pop(key)
+        c = bias.shape[0] // 3
+        base = key[:-len('qkv.bias')]
+        state[base + 'q_bias'], state[base + 'v_bias'] = bias[:c], bias[2 * c:]
+
+
 def _unfold_to_official(weight: Tensor) -> Tensor:
     """mmpretrain merges patches with nn.Unfold: input columns ordered (channel, row, col);
     ours/official concatenate neighbours (col, row) first, then channel."""
@@ -148,9 +197,10 @@ def _unfold_to_official(weight: Tensor) -> Tensor:
 
 
 def convert(raw: RawCheckpoint, fmt: Optional[str] = None, prefix: Optional[str] = None,
-            num_stages: int = 4) -> Converted:
+            num_stages: Optional[int] = None) -> Converted:
     """Map a checkpoint to this package's names. `prefix` selects a sub-module's weights
-    (e.g. 'backbone.' of a detector checkpoint)."""
+    (e.g. 'backbone.' of a detector checkpoint). `num_stages` (where the classifier's final
+    norm goes) is read off the checkpoint when not given."""
     state = dict(raw.state_dict)
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
@@ -159,13 +209,15 @@ def convert(raw: RawCheckpoint, fmt: Optional[str] = None, prefix: Optional[str]
         raw = RawCheckpoint(state, raw.source, raw.metadata, raw.hf_config)
     fmt = fmt or detect_format(raw)
     # Wrappers of the layouts: transformers' classifier under 'swinv2.', mmpretrain's
-    # classifier under 'backbone.'.
-    for wrapper in ('swinv2.', 'backbone.'):
-        if any(k.startswith(wrapper) for k in state) and fmt in ('transformers', 'mmpretrain'):
-            state = {(k[len(wrapper):] if k.startswith(wrapper) else k): v
-                     for k, v in state.items()}
+    # classifier under 'backbone.', a SimMIM pre-training checkpoint under 'encoder.'.
+    wrapper = _WRAPPERS.get(fmt)
+    if wrapper and any(k.startswith(wrapper) for k in state):
+        state = {(k[len(wrapper):] if k.startswith(wrapper) else k): v for k, v in state.items()}
+    if fmt == 'simmim':  # renamed in the official code after these files were released
+        state = {k.replace('.attn.rpe_mlp.', '.attn.cpb_mlp.'): v for k, v in state.items()}
     out = Converted(fmt, {})
     rules = _RULES[fmt]
+    head = _HEADS.get(fmt)
     for key, value in state.items():
         if key.endswith(BUFFERS):
             new = _sub(rules, key)
@@ -177,12 +229,22 @@ def convert(raw: RawCheckpoint, fmt: Optional[str] = None, prefix: Optional[str]
             continue
         new = _sub(rules, key)
         if new is None:
+            m = re.match(head, key) if head else None
+            if m:
+                out.head[m.group(1)] = value
             (out.ignored if key.startswith(HEAD_PREFIXES) else out.unknown).append(key)
             continue
-        new = new.replace('{last}', str(num_stages - 1))
         if fmt == 'mmpretrain' and new.endswith('downsample.reduction.weight'):
             value = _unfold_to_official(value)
         out.state_dict[new] = value
+    if num_stages is None:
+        stages = [int(m.group(1)) for k in out.state_dict
+                  for m in [re.match(r'stages\.(\d+)\.', k)] if m]
+        num_stages = max(stages) + 1 if stages else 1
+    out.state_dict = {k.replace('{last}', str(num_stages - 1)): v
+                      for k, v in out.state_dict.items()}
     if fmt == 'transformers':
         _fuse_qkv(out.state_dict)
+    if fmt == 'torchvision':
+        _split_qkv_bias(out.state_dict)
     return out

@@ -1,5 +1,6 @@
 """Reading weight files without executing anything in them."""
 import json
+from collections import OrderedDict
 import os
 import os.path as osp
 from dataclasses import dataclass, field
@@ -9,10 +10,11 @@ from urllib.parse import urlparse
 import torch
 from torch import Tensor
 
-ACCEPTED = ('the official Microsoft release (.pth with weights under "model"), timm (.pth or '
-            '.safetensors), Hugging Face transformers (model.safetensors / pytorch_model.bin, '
-            'or their folder), mmpretrain (.pth with "state_dict", keys "backbone.*"), or a '
-            'file written by tools/convert_checkpoint.py')
+ACCEPTED = ('the official Microsoft release (.pth with weights under "model") and its SimMIM '
+            'releases, timm (.pth or .safetensors), Hugging Face transformers '
+            '(model.safetensors / pytorch_model.bin, or their folder), mmpretrain (.pth with '
+            '"state_dict", keys "backbone.*"), torchvision (swin_v2_t/s/b .pth), a file written '
+            'by tools/convert_checkpoint.py, or a checkpoint name from docs/model_zoo.md')
 
 
 class CheckpointError(ValueError):
@@ -26,9 +28,18 @@ class RawCheckpoint:
     source: str
     metadata: Dict[str, str] = field(default_factory=dict)  # safetensors header metadata
     hf_config: Optional[dict] = None  # config.json beside a transformers file
+    weights: Optional[object] = None  # zoo.Weights, when the source is a known checkpoint
 
 
-def _download(url: str) -> str:
+# What to do with a checkpoint downloaded elsewhere; each caller names its own way (a tool
+# must suggest only flags it has).
+USE_LOCAL_INIT_CFG = ('point init_cfg.checkpoint at the local file, e.g. --cfg-options '
+                      'model.backbone.init_cfg.checkpoint=/path/to/file')
+
+
+def _download(url: str, use_local: str = USE_LOCAL_INIT_CFG) -> str:
+    """The torch hub cache's copy of `url` (where torch.hub, torchvision and mmengine keep
+    theirs), downloaded only if it is not there."""
     cache = osp.join(torch.hub.get_dir(), 'checkpoints')
     path = osp.join(cache, osp.basename(urlparse(url).path))
     if not osp.exists(path):
@@ -38,9 +49,89 @@ def _download(url: str) -> str:
         except Exception as e:  # no network, 404, ...
             raise CheckpointError(
                 f'could not download {url} ({type(e).__name__}: {e}). Download it where there '
-                'is internet and point init_cfg.checkpoint at the local file, e.g. '
-                '--cfg-options model.backbone.init_cfg.checkpoint=/path/to/file') from e
+                f'is internet and {use_local}') from e
     return path
+
+
+def torchvision_url(source: str) -> str:
+    """The URL of `torchvision://NAME[.TAG]`, from mmengine's table of torchvision weights
+    (a bare model name means its default weights)."""
+    name = source[len('torchvision://'):]
+    try:
+        from mmengine.runner.checkpoint import get_torchvision_models
+        urls = get_torchvision_models()
+    except ImportError as e:
+        raise CheckpointError(f'{source} needs torchvision installed ({e})') from e
+    url = urls.get(name) or urls.get(f'{name}.default')
+    if url is None:
+        known = sorted(k for k in urls if k.startswith('swin_v2'))
+        raise CheckpointError(f'{source}: torchvision has no weights named {name!r} '
+                              f'(SwinV2: {", ".join(known)})')
+    return url
+
+
+def _hub():
+    try:
+        import huggingface_hub
+        from huggingface_hub import constants
+    except ImportError as e:
+        raise CheckpointError('Hugging Face Hub checkpoints need huggingface_hub: pip install '
+                              f'huggingface_hub ({e})') from e
+    return huggingface_hub, constants
+
+
+def hub_file(repo_id: str, filename: str, use_local: str = USE_LOCAL_INIT_CFG,
+             required: bool = True) -> Optional[str]:
+    """A file of a Hugging Face Hub repo: from the local cache if it is there, else
+    downloaded (never while HF_HUB_OFFLINE is set). None when not `required` and absent."""
+    hf, constants = _hub()
+    cached = hf.try_to_load_from_cache(repo_id, filename)
+    if isinstance(cached, str):
+        return cached
+    if constants.HF_HUB_OFFLINE:
+        if not required:
+            return None
+        raise CheckpointError(
+            f'{repo_id}/{filename} is not in the Hugging Face cache ({constants.HF_HUB_CACHE}) '
+            'and HF_HUB_OFFLINE is set: unset it, or download the file where there is internet '
+            f'(hf download {repo_id} {filename}) and {use_local}')
+    try:
+        return hf.hf_hub_download(repo_id, filename)
+    except Exception as e:  # noqa: BLE001 - no network, no such repo or file, ...: one line
+        if not required and 'NotFound' in type(e).__name__:
+            return None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(
+            f'could not get {repo_id}/{filename} from the Hugging Face Hub ({type(e).__name__}: '
+            f'{first}). Download it where there is internet (hf download {repo_id} {filename}) '
+            f'and {use_local}') from e
+
+
+def hub_model_file(repo_id: str, use_local: str = USE_LOCAL_INIT_CFG) -> str:
+    """The weights of a Hub model repo (model.safetensors, else pytorch_model.bin), with its
+    config.json beside them where the repo has one (it records the position-bias windows)."""
+    hub_file(repo_id, 'config.json', use_local, required=False)
+    for filename in ('model.safetensors', 'pytorch_model.bin'):
+        path = hub_file(repo_id, filename, use_local, required=False)
+        if path:
+            return path
+    # Neither cached (offline) nor on the Hub: the error names the file those repos have.
+    return hub_file(repo_id, 'pytorch_model.bin', use_local)
+
+
+def new_file_mode() -> int:
+    """The mode a plain open() gives a new file: 0666 minus the umask. Files written to a
+    temporary name (mkstemp, safetensors) start private (0600); they get this before they are
+    renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+# The official training scripts (main.py, main_simmim_pt.py) save their yacs config (a dict
+# subclass) under 'config' beside the weights. It is read as an OrderedDict, a type torch
+# already allows: its items and flags become plain data, nothing of yacs is imported or run.
+_INERT_GLOBALS = [(OrderedDict, 'yacs.config.CfgNode')]
 
 
 def _is_safetensors(path: str) -> bool:
@@ -68,11 +159,13 @@ def _unwrap(obj, path: str) -> Dict[str, Tensor]:
     return tensors
 
 
-def read_checkpoint(source: str) -> RawCheckpoint:
-    """Tensors from a path, folder or http(s) URL; safetensors or `torch.load(weights_only)`."""
-    source = str(source)
-    path = _download(source) if source.startswith(('http://', 'https://')) else source
-    path = osp.expanduser(path)
+def read_checkpoint(source: str, use_local: str = USE_LOCAL_INIT_CFG) -> RawCheckpoint:
+    """Tensors from a path, folder, http(s) URL, `torchvision://` or `hf-hub:` id, or a known
+    checkpoint name (zoo.py); safetensors or `torch.load(weights_only)`.
+    `use_local`: what the download error tells the user to do with a local copy."""
+    from .zoo import locate  # the name table downloads through this module
+    located = locate(str(source), use_local)
+    path = located.path
     if osp.isdir(path):
         for name in ('model.safetensors', 'pytorch_model.bin'):
             if osp.isfile(osp.join(path, name)):
@@ -96,8 +189,11 @@ def read_checkpoint(source: str) -> RawCheckpoint:
     else:
         try:
             # weights_only: tensors and plain containers only; a pickle that would run code
-            # (or construct arbitrary objects) is refused, never executed.
-            obj = torch.load(path, map_location='cpu', weights_only=True)
+            # (or construct arbitrary objects) is refused, never executed. The one object
+            # allowed besides: the yacs config of an official (SimMIM) training checkpoint,
+            # read as inert data.
+            with torch.serialization.safe_globals(_INERT_GLOBALS):
+                obj = torch.load(path, map_location='cpu', weights_only=True)
         except Exception as e:  # UnpicklingError, struct.error, EOFError, ...: all 'unreadable'
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             first_line = first_line.split('. ')[0]  # torch appends paragraphs of advice
@@ -115,4 +211,4 @@ def read_checkpoint(source: str) -> RawCheckpoint:
                 hf_config = json.load(f)
         except (OSError, json.JSONDecodeError):
             hf_config = None
-    return RawCheckpoint(state, path, metadata, hf_config)
+    return RawCheckpoint(state, path, metadata, hf_config, located.weights)

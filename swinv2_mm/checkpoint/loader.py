@@ -6,8 +6,9 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from .formats import Converted, convert
-from .io import CheckpointError, read_checkpoint
+from .formats import BUFFERS, HEAD_PREFIXES, MASK_TOKEN, Converted, convert
+from .io import CheckpointError, RawCheckpoint, read_checkpoint
+from .zoo import expected_windows
 
 
 def infer_arch(state: Dict[str, Tensor]) -> dict:
@@ -33,10 +34,23 @@ def infer_arch(state: Dict[str, Tensor]) -> dict:
     return arch
 
 
+def arch_name(arch: dict) -> Optional[str]:
+    """The arch_zoo name of an (embed_dims, depths, num_heads), if it is one."""
+    from ..models import SwinTransformerV2
+    for name, spec in SwinTransformerV2.arch_zoo.items():
+        if all(tuple(spec[k]) == tuple(arch.get(k, ())) if k != 'embed_dims'
+               else spec[k] == arch.get(k) for k in ('embed_dims', 'depths', 'num_heads')):
+            return name
+    return None
+
+
 def describe_arch(state: Dict[str, Tensor]) -> str:
-    """embed_dims and depths a state dict in our names was trained with."""
+    """embed_dims, depths and num_heads a state dict in our names was trained with (and the
+    arch name, when it is one)."""
     arch = infer_arch(state)
-    return f'embed_dims={arch.get("embed_dims", "?")}, depths={arch["depths"]}'
+    name = arch_name(arch)
+    return (f'{f"arch={name!r}: " if name else ""}embed_dims={arch.get("embed_dims", "?")}, '
+            f'depths={arch["depths"]}, num_heads={arch.get("num_heads", "?")}')
 
 
 def pretrained_window_of_table(table: Tensor) -> Tuple[int, Optional[int]]:
@@ -76,6 +90,17 @@ def checkpoint_pretrained_windows(conv: Converted, hf_config: Optional[dict]) ->
     return found
 
 
+def expected_pretrained_windows(raw: RawCheckpoint, conv: Converted) -> Dict[int, int]:
+    """Per stage, the position-bias window the checkpoint was trained with: what the file
+    records (coordinate tables, config.json, our metadata), else what the release of a named
+    checkpoint says (zoo.py); {} where neither tells."""
+    expected = checkpoint_pretrained_windows(conv, raw.hf_config)
+    if not expected and raw.metadata.get('pretrained_window_sizes'):
+        stored = [int(v) for v in raw.metadata['pretrained_window_sizes'].split(',')]
+        expected = {s: p for s, p in enumerate(stored) if p > 0}
+    return expected or expected_windows(raw.weights)
+
+
 def check_pretrained_windows(model: nn.Module, expected: Dict[int, int], source: str) -> None:
     """The configured pretrained_window_sizes must be those the checkpoint was trained with;
     otherwise the position bias is evaluated at the wrong coordinates, silently."""
@@ -103,7 +128,8 @@ def _check_fits(model: nn.Module, state: Dict[str, Tensor], source: str,
     mismatched = [(k, tuple(state[k].shape), tuple(own[k].shape))
                   for k in state if k in own and state[k].shape != own[k].shape]
     missing = sorted(k for k in own if k not in state)
-    allowed_missing = [k for k in missing if re.match(r'norm\d+\.', k)]
+    # Output norms no classifier has, and a mask token no supervised checkpoint has.
+    allowed_missing = [k for k in missing if re.match(r'norm\d+\.', k) or k == MASK_TOKEN]
     missing = [k for k in missing if k not in allowed_missing]
     if not (unexpected or mismatched or missing):
         return allowed_missing
@@ -125,32 +151,61 @@ def _check_fits(model: nn.Module, state: Dict[str, Tensor], source: str,
     raise CheckpointError('\n'.join(lines))
 
 
+def _ignored_summary(conv: Converted) -> str:
+    """What was not loaded, by kind, for the one-line report."""
+    kinds = {'classifier head': 0, 'rebuilt position buffers': 0, 'SimMIM decoder': 0,
+             'other heads/necks': 0}
+    for key in conv.ignored:
+        if key.endswith(BUFFERS):
+            kinds['rebuilt position buffers'] += 1
+        elif key.startswith('decoder.'):
+            kinds['SimMIM decoder'] += 1
+        elif key.startswith(('head.', 'classifier.')):
+            kinds['classifier head'] += 1
+        elif key.startswith(HEAD_PREFIXES):
+            kinds['other heads/necks'] += 1
+    parts = [f'{n} {kind}' for kind, n in kinds.items() if n]
+    if MASK_TOKEN in conv.ignored:
+        parts.append('the mask token (this backbone has none: it is built without masked '
+                     'image modeling)')
+    return f'ignored {len(conv.ignored)}' + (f' ({", ".join(parts)})' if parts else '')
+
+
 def load_pretrained(model: nn.Module, source: str, prefix: Optional[str] = None,
                     logger: str = 'current') -> Converted:
-    """Load a SwinV2 checkpoint of any public format into `model`, all or nothing."""
+    """Load a SwinV2 checkpoint of any public format (or a name, see zoo.py) into `model`,
+    all or nothing."""
     raw = read_checkpoint(source)
     conv = convert(raw, prefix=prefix, num_stages=model.num_stages)
+    load_converted(model, raw, conv, logger)
+    return conv
+
+
+def load_converted(model: nn.Module, raw: RawCheckpoint, conv: Converted,
+                   logger: str = 'current') -> None:
+    """Check a converted checkpoint against `model` and load it, all or nothing."""
     if conv.unknown:
         raise CheckpointError(
             f'{raw.source} ({conv.format} format) has weights this backbone has no place '
             f'for: {conv.unknown[:8]}. If they belong to a detector or segmentor around '
             "the backbone, load with init_cfg=dict(type='Pretrained', prefix='backbone.', ...)")
-    expected = checkpoint_pretrained_windows(conv, raw.hf_config)
-    if not expected and raw.metadata.get('pretrained_window_sizes'):
-        stored = [int(v) for v in raw.metadata['pretrained_window_sizes'].split(',')]
-        expected = {s: p for s, p in enumerate(stored) if p > 0}
-    check_pretrained_windows(model, expected, raw.source)
+    expected = expected_pretrained_windows(raw, conv)
+    name = getattr(raw.weights, 'name', None)
+    check_pretrained_windows(model, expected, raw.source if not name else
+                             f'{raw.source} ({name})')
+    if MASK_TOKEN in conv.state_dict and MASK_TOKEN not in model.state_dict():
+        del conv.state_dict[MASK_TOKEN]
+        conv.ignored.append(MASK_TOKEN)
     not_in_file = _check_fits(model, conv.state_dict, raw.source, conv.format)
     with torch.no_grad():
         model.load_state_dict(conv.state_dict, strict=False)
     conv.summary = (
         f'SwinTransformerV2: loaded {len(conv.state_dict)} tensors from {raw.source} '
-        f'({conv.format} format); ignored {len(conv.ignored)} (classifier head, rebuilt '
-        f'position buffers); left at init (not in the file): '
+        f'({conv.format} format{f", {name}" if name else ""}); {_ignored_summary(conv)}; '
+        f'left at init (not in the file): '
         f'{", ".join(sorted({k.split(".")[0] for k in not_in_file})) or "none"}')
     print_log(conv.summary, logger=logger)
     if not expected:
         print_log(f'SwinTransformerV2: {raw.source} does not record its position-bias '
                   f'windows; using pretrained_window_sizes={list(model.pretrained_window_sizes)}'
                   ' as configured', logger=logger)
-    return conv

@@ -282,7 +282,8 @@ class SwinTransformerV2(BaseModule):
     """Swin Transformer V2 backbone returning multi-scale feature maps.
 
     Args:
-        arch: 'tiny', 'small', 'base' or 'large' (paper sizes), or a dict with
+        arch: 'tiny', 'small', 'base', 'large', 'huge' or 'giant' (the released sizes;
+            docs/model_zoo.md), or a dict with
             `embed_dims`, `depths`, `num_heads`; `embed_dims`/`depths`/`num_heads` given
             directly override the arch's.
         window_size: attention window, one int or one per stage.
@@ -322,6 +323,12 @@ class SwinTransformerV2(BaseModule):
         'small': dict(embed_dims=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
         'base': dict(embed_dims=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
         'large': dict(embed_dims=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48)),
+        # The released SimMIM SwinV2-H (655M) and SwinV2-giant (1.06B) of "On Data Scaling
+        # in Masked Image Modeling": the official code with these sizes (32 channels per
+        # head, no extra norms). The paper's 3B SwinV2-G (512, depths 2-2-42-4, an extra
+        # norm every 6 blocks) was never released. docs/model_zoo.md.
+        'huge': dict(embed_dims=352, depths=(2, 2, 18, 2), num_heads=(11, 22, 44, 88)),
+        'giant': dict(embed_dims=448, depths=(2, 2, 18, 2), num_heads=(14, 28, 56, 112)),
     }
 
     def __init__(self,
@@ -376,7 +383,8 @@ class SwinTransformerV2(BaseModule):
 
         self.patch_embed = PatchEmbed(in_channels, self.embed_dims, patch_size)
         self.drop_after_pos = nn.Dropout(drop_rate)
-        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        # on the CPU even under a `torch.device('meta')` context (building without memory)
+        rates = torch.linspace(0, drop_path_rate, sum(self.depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
         for i, depth in enumerate(self.depths):
             self.stages.append(SwinStageV2(
