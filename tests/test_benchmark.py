@@ -1,7 +1,7 @@
-"""tools/benchmark.py: the Markdown report, the JSON record, autocast dtypes, the FLOP counts
-(formula and FlopCounterMode), the resolution sweep with its plot and skips, the targets'
-verdicts, and one-line errors on bad input. CI-sized: tiny models and inputs, seconds each."""
-import importlib.util
+"""tools/benchmark.py (swinv2_mm/benchmark/): the Markdown report, the JSON record and where it
+goes, autocast dtypes, the FLOP counts (formula and FlopCounterMode), the GEMM reference and
+shares above 100 %, the resolution sweep with its plot and skips, the targets' verdicts, and
+one-line errors on bad input. CI-sized: tiny models and inputs, seconds each."""
 import json
 import os
 import subprocess
@@ -16,10 +16,8 @@ SCRIPT = os.path.join(ROOT, 'tools', 'benchmark.py')
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('swinv2_benchmark', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import swinv2_mm.benchmark
+    return swinv2_mm.benchmark
 
 
 def run(bench, argv):
@@ -35,13 +33,21 @@ def table_rows(out, prefix):
     return [line.split('|') for line in out.splitlines() if line.startswith(prefix)]
 
 
-def test_quick_smoke_prints_the_table(bench, capsys):
+def test_quick_smoke_prints_the_table(bench, capsys, tmp_path, monkeypatch):
+    """Without --json the record goes to outputs/benchmark/ under the working directory
+    (untracked), never beside the tracked files."""
+    monkeypatch.chdir(tmp_path)
     run(bench, ['--quick', '--impl', 'ours', 'ours-plain', 'timm', '--mode', 'eval',
                 '--shape', '1x96x128', '--repeats', '1'])
-    rows = table_rows(capsys.readouterr().out, '| tiny | 8 | 1x3x96x128')
+    out = capsys.readouterr().out
+    rows = table_rows(out, '| tiny | 8 | 1x3x96x128')
     assert [r[6].strip() for r in rows] == ['ours', 'ours-plain', 'timm']
     assert all(float(r[7]) > 0 for r in rows)
     assert all(float(r[13]) > 0 for r in rows)  # x timm: timm ran in the same rounds
+    (record,) = (tmp_path / 'outputs' / 'benchmark').glob('benchmark-*.json')
+    assert [p.name for p in tmp_path.iterdir()] == ['outputs']
+    assert f'Record: {os.path.join("outputs", "benchmark", record.name)}' in out
+    assert json.loads(record.read_text())['complete'] is True
 
 
 def test_flop_formula_by_hand(bench):
@@ -82,6 +88,8 @@ def test_json_record_with_dtypes(bench, capsys, tmp_path):
     assert machine['threads'] == 1 and machine['torch'] == torch.__version__
     assert machine['cpu'] and machine['device'] == 'cpu' and 'gpu' in machine
     assert set(record['gemm_gflops']) == {'fp32', 'bf16'}
+    # one GEMM sample at the start, one after each of the two configurations, one at the end
+    assert all(len(v) == 4 for v in record['gemm_samples'].values())
     assert all(v > 0 for v in record['gemm_gflops'].values())
     rows = record['rows']
     assert sorted((r['impl'], r['dtype']) for r in rows) == [
@@ -118,10 +126,14 @@ def test_sweep_with_plot_and_skips(bench, capsys, tmp_path):
     assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert '| tiny | 8 | 1x3x64x64 | eval | fp32 | ours |' in capsys.readouterr().out
 
+    # --plot alone: the picture beside the record (here the default results folder).
+    results = tmp_path / 'results'
     run(bench, ['--sweep', '--arch', 'tiny', '--window', '8', '--shape', '64', '--mode', 'eval',
-                '--impl', 'ours', '--timeout', '0.5', '--json', str(out)])
-    (case,) = json.loads(out.read_text())['sweep']
+                '--impl', 'ours', '--timeout', '0.5', '--plot', '--results-dir', str(results)])
+    (record,) = results.glob('*.json')
+    (case,) = json.loads(record.read_text())['sweep']
     assert case['status'] == 'skipped' and case['reason'].startswith('timeout')
+    assert not list(results.glob('*.png'))  # nothing measured, nothing drawn
 
 
 def row(impl, median, rounds=None, **kw):
@@ -164,3 +176,38 @@ def test_bad_input_exits_without_traceback():
     assert proc.stderr.strip().splitlines() == [
         "tools/benchmark.py: error: --shape 'huge': use one of ['det', 'seg', 'small'], BxHxW "
         "(e.g. 1x800x1344) or a square size N (e.g. 1024)"]
+
+
+def test_gemm_reference_is_a_median_and_shares_above_100_percent_are_flagged(bench):
+    """One slow GEMM sample must not move the reference; a row above 100 % of it is a
+    measurement problem: flagged in the row, marked in the table, no target verdict."""
+    from swinv2_mm.benchmark.measure import GemmReference
+    from swinv2_mm.benchmark.report import markdown
+    ref = GemmReference('cpu', ['fp32', 'bf16'])
+    ref.samples = {'fp32': [160.0, 40.0, 165.0], 'bf16': [400.0, 380.0, 150.0]}
+    assert ref.rates() == {'fp32': 160.0, 'bf16': 380.0}
+    rows = [row('ours', 1000, mode='eval', shape='1x3x800x1344', dtype='bf16', gflops=413.0,
+                img_s=1.0),
+            row('timm', 3000, mode='eval', shape='1x3x800x1344', dtype='bf16', gflops=137.0,
+                img_s=0.3)]
+    bench.add_ratios(rows, lambda r: False)
+    flagged = bench.apply_shares(rows, ref.rates())
+    assert [r['impl'] for r in flagged] == ['ours']
+    assert rows[0]['frac_gemm'] == pytest.approx(413 / 380)
+    assert 'measurement problem' in rows[0]['share_problem'] and 'share_problem' not in rows[1]
+    (share,) = [t for t in bench.targets(rows, [], 'cpu') if 'GEMM' in t['target']]
+    assert share['reached'] is None and 'measurement problem' in share['detail']
+    assert '| 108.7 (!) |' in markdown(rows, 'cpu')
+
+
+def test_profile_on_cpu_prints_no_cuda_noise(tmp_path):
+    proc = subprocess.run([sys.executable, SCRIPT, '--quick', '--impl', 'ours', '--mode', 'eval',
+                           '--shape', '1x64x64', '--repeats', '1', '--warmup', '1', '--profile',
+                           '--threads', '1', '--json', str(tmp_path / 'p.json')],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'Profile of ours' in proc.stdout and 'aten::' in proc.stdout
+    # stderr: the progress lines only (libkineto's "gpuGetDeviceCount failed" and its
+    # profiler_start/stop lines are dropped on CPU)
+    noise = [ln for ln in proc.stderr.splitlines() if not ln.startswith(('...', '    '))]
+    assert not noise, proc.stderr
