@@ -1,4 +1,8 @@
-# SwinV2-L Cascade Mask R-CNN, 3x, multi-scale + crop (recipe in _base_/cascade_swinv2_coco.py).
+# SwinV2-L Cascade Mask R-CNN, 3x, multi-scale + crop: NOT a paper setting. The paper ran
+# SwinV2-L on COCO only at system level (HTC++, 1536x1536, window 32:
+# htc_swinv2_large_w32_coco_1536.py); this is the T/S/B ablation recipe
+# (_base_/cascade_swinv2_coco.py: AdamW 1e-4, wd 0.05, batch 16, 3x) applied to L, with the
+# 22K->1K 384-px checkpoint at its fine-tuning window 24.
 _base_ = './_base_/cascade_swinv2_coco.py'
 
 # ImageNet-22K (192 px, window 12) -> 1K at 384 px, window 24; pretrained windows

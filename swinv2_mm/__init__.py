@@ -5,6 +5,9 @@
 registries look up as their parent. Importing this package pulls in torch and mmengine only.
 """
 from .models import SwinTransformerV2
+# Registers SwinV2LayerDecayOptimWrapperConstructor (layer-wise lr decay) in mmengine's root
+# OPTIM_WRAPPER_CONSTRUCTORS, which mmdet's and mmseg's registries look up.
+from .optim import SwinV2LayerDecayOptimWrapperConstructor
 
 __version__ = '0.1.0'
-__all__ = ['SwinTransformerV2', '__version__']
+__all__ = ['SwinTransformerV2', 'SwinV2LayerDecayOptimWrapperConstructor', '__version__']

@@ -23,9 +23,9 @@ ADE_CONFIGS = {
 }
 DEMO_CONFIG = 'configs/demo/upernet_swinv2_demo_synthetic.py'
 CHECKPOINTS = {
-    'tiny': ('swinv2_tiny_patch4_window16_256.pth', [16, 16, 16, 8], 96),
-    'small': ('swinv2_small_patch4_window16_256.pth', [16, 16, 16, 8], 96),
-    'base': ('swinv2_base_patch4_window12to16_192to256_22kto1k_ft.pth', [12, 12, 12, 6], 128),
+    'tiny': ('swinv2_tiny_patch4_window8_256.pth', [8, 8, 8, 8], 96),
+    'small': ('swinv2_small_patch4_window8_256.pth', [8, 8, 8, 8], 96),
+    'base': ('swinv2_base_patch4_window8_256.pth', [8, 8, 8, 8], 128),
     'large': ('swinv2_large_patch4_window12to16_192to256_22kto1k_ft.pth', [12, 12, 12, 6], 192),
 }
 NO_DECAY_PARTS = ('patch_embed.norm', 'downsample.norm', 'norm1', 'norm2', 'logit_scale',
@@ -90,7 +90,7 @@ def test_ade20k_config_builds_and_trains_a_step(size):
     assert cfg.train_dataloader.dataset.data_root == 'data/ade/ADEChallengeData2016'
     assert cfg.train_dataloader.dataset.type == 'ADE20KDataset'
     optim = cfg.optim_wrapper.optimizer
-    assert (optim.type, optim.lr, optim.weight_decay) == ('AdamW', 6e-5, 0.01)
+    assert (optim.type, optim.lr, optim.weight_decay) == ('AdamW', 4e-5, 0.05)  # SwinV2 paper
     warmup, poly = cfg.param_scheduler
     assert (warmup.type, warmup.end, poly.type, poly.begin, poly.end) == (
         'LinearLR', 1500, 'PolyLR', 1500, 160000)
@@ -126,7 +126,9 @@ def test_ade20k_config_builds_and_trains_a_step(size):
 
 
 def test_no_weight_decay_groups():
-    """AdamW decays every weight except norms, logit_scale, the CPB MLP and q/v biases."""
+    """AdamW decays every weight except 1-D parameters (norms, biases, q/v biases),
+    logit_scale and the CPB MLP, as BEiT's and the official SwinV2 fine-tuning code (the
+    lr of each group: tests/test_layer_decay.py)."""
     from mmengine.optim import build_optim_wrapper
     cfg = _config(ADE_CONFIGS['tiny'])
     cfg.model.backbone.arch = dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
@@ -140,16 +142,16 @@ def test_no_weight_decay_groups():
         for p in group['params']:
             decay_of[names[id(p)]] = group['weight_decay']
     assert len(decay_of) == len(names)
-    expected_free = {n for n in names.values() if n.startswith('backbone.') and (
-        any(part in n for part in NO_DECAY_PARTS) or n.startswith('backbone.norm'))}
+    expected_free = {n for n, p in model.named_parameters() if p.ndim == 1 or (
+        n.startswith('backbone.') and any(part in n for part in NO_DECAY_PARTS))}
     free = {n for n, wd in decay_of.items() if wd == 0.0}
     assert free == expected_free
     assert any('cpb_mlp.0.weight' in n for n in free)
     assert 'backbone.stages.1.downsample.norm.weight' in free
     assert 'backbone.norm3.bias' in free
-    assert decay_of['backbone.stages.0.blocks.0.attn.qkv.weight'] == 0.01
-    assert decay_of['decode_head.conv_seg.weight'] == 0.01
-    assert decay_of['decode_head.fpn_bottleneck.bn.weight'] == 0.01  # heads: as in mmseg
+    assert decay_of['backbone.stages.0.blocks.0.attn.qkv.weight'] == 0.05
+    assert decay_of['decode_head.conv_seg.weight'] == 0.05
+    assert decay_of['decode_head.fpn_bottleneck.bn.weight'] == 0.0  # 1-D: as BEiT's
 
 
 def test_ade_shapes_is_ade_format_and_deterministic(tmp_path):

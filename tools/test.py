@@ -1,7 +1,8 @@
 """Test (and evaluate) a checkpoint with an mmdet or mmseg config, as mmdet's tools/test.py.
 
     .venv/bin/python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
-        [--show-dir DIR] [--tta] [--dtype fp32|bf16] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--tta] [--dtype fp32|bf16] [--window W [W W W]]
+        [--cfg-options k=v ...] [--launcher ...]
         [--debug]
 
 A checkpoint whose weights do not fit the config's model is refused before any metric is
@@ -35,6 +36,10 @@ def parse_args(argv=None):
                         'tta_pipeline')
     parser.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32',
                         help='bf16: run the model under autocast in bfloat16 (CPU or GPU)')
+    parser.add_argument('--window', type=int, nargs='+', metavar='W',
+                        help='test with this SwinV2 window (one, or one per stage), e.g. 48 '
+                        'for a model trained at 32; keeps the position bias\'s trained '
+                        'coordinate normalisation (docs/recipes.md#test-time-window)')
     add_launch_args(parser)
     return parse_launch_args(parser, argv)
 
@@ -47,7 +52,7 @@ def main(argv=None) -> int:
         cfg = prepare_test_config(args.config, args.checkpoint, work_dir=args.work_dir,
                                   out=args.out, show_dir=args.show_dir, tta=args.tta,
                                   cfg_options=args.cfg_options, launcher=args.launcher,
-                                  dtype=args.dtype)
+                                  dtype=args.dtype, window=args.window)
         run_test(cfg, out=args.out)
     return run_guarded(body, debug)
 

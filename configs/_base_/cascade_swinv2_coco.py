@@ -1,8 +1,11 @@
-# Cascade Mask R-CNN with a Swin Transformer V2 backbone on COCO: the Swin papers' recipe
-# (4conv1fc box heads with GIoU, multi-scale training with a random-crop branch, AdamW
-# lr 1e-4 / wd 0.05, 3x schedule) carried over to V2. The model-size configs
-# (cascade_swinv2_{tiny,small,base,large}_coco.py) set the backbone arch, windows, drop path,
-# pretrained checkpoint and the FPN's input channels.
+# Cascade Mask R-CNN with a Swin Transformer V2 backbone on COCO: the SwinV2 paper's COCO
+# ablation setting (arXiv 2111.09883, appendix "Experimental Settings", SwinV2-T/S/B): Cascade
+# Mask R-CNN in mmdetection, multi-scale training with shorter side 480-800 and longer side
+# 1333 (the DETR / Sparse R-CNN augmentation, with its random-crop branch), window 16, AdamW
+# lr 1e-4 / wd 0.05, batch 16, 3x schedule; the heads as the Swin papers' (4conv1fc box heads
+# with GIoU). The model-size configs (cascade_swinv2_{tiny,small,base,large}_coco.py) set the
+# backbone arch, windows, drop path, pretrained checkpoint and the FPN's input channels.
+# docs/recipes.md compares it with the paper line by line.
 _base_ = [
     'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
@@ -43,7 +46,7 @@ model = dict(
         type='SwinTransformerV2',
         arch='tiny',
         window_size=16,
-        pretrained_window_sizes=[16, 16, 16, 8],
+        pretrained_window_sizes=[8, 8, 8, 8],
         mlp_ratio=4,
         drop_rate=0.,
         attn_drop_rate=0.,

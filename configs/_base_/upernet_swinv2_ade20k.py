@@ -1,9 +1,11 @@
-# UperNet + Swin Transformer V2 on ADE20K, the Swin paper's segmentation recipe:
-# 512x512 crops, 160k iterations at batch 16 (8 GPUs x 2 images), AdamW lr 6e-5 / wd 0.01,
-# linear warm-up over 1500 iterations then poly decay, drop path 0.3, an auxiliary FCN head
-# on stage 3, mIoU. Everything but the backbone comes from mmseg's own Swin V1 config (which
-# brings the ADE20K dataset, runtime and 160k schedule bases); the sibling configs
-# upernet_swinv2_{tiny,small,base,large}_ade20k.py choose the backbone size and checkpoint.
+# UperNet + Swin Transformer V2 on ADE20K: the SwinV2 paper's ADE20K ablation setting
+# (arXiv 2111.09883, appendix "Experimental Settings", SwinV2-T/S/B): 512x512 crops, window 16,
+# AdamW lr 4e-5 / wd 0.05, layer-wise lr decay 0.95 (BEiT's), linear lr decay after a
+# 1500-iteration linear warm-up, batch 16 (8 GPUs x 2 images), 160k iterations, flip + rescale
+# [0.5, 2.0] + photometric distortion, stochastic depth 0.3; an auxiliary FCN head on stage 3,
+# mIoU. Everything else comes from mmseg's own Swin V1 config (which brings the ADE20K dataset,
+# runtime and 160k schedule bases); the sibling configs upernet_swinv2_{tiny,small,base,
+# large}_ade20k.py choose the backbone size and checkpoint. docs/recipes.md: line by line.
 _base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py',
           './swinv2_no_decay.py']
 
@@ -25,6 +27,8 @@ checkpoint_root = 'https://github.com/SwinTransformer/storage/releases/download/
 #     (8x8 map) was clipped to 8 -> [16, 16, 16, 8];
 #   - 22K->1K swinv2_{base,large}_patch4_window12to16_192to256: fine-tuned with the 22K
 #     model's windows, 12 (last stage clipped to 6 at 192 px) -> [12, 12, 12, 6].
+#   - 1K swinv2_{tiny,small,base}_patch4_window8_256 (the paper's ablation pre-training):
+#     window 8 at 256 px, no stage clipped (the last map is 8x8) -> [8, 8, 8, 8].
 # The backbone's loader reads the windows back from the checkpoint's coordinate tables and
 # raises an error that names the right values if these do not match.
 model = dict(
@@ -34,24 +38,30 @@ model = dict(
         type='SwinTransformerV2',
         arch='tiny',
         window_size=16,
-        pretrained_window_sizes=[16, 16, 16, 8],
+        pretrained_window_sizes=[8, 8, 8, 8],
         drop_path_rate=0.3,
         out_indices=(0, 1, 2, 3),
         init_cfg=dict(
             type='Pretrained',
-            checkpoint=checkpoint_root + 'swinv2_tiny_patch4_window16_256.pth')),
+            checkpoint=checkpoint_root + 'swinv2_tiny_patch4_window8_256.pth')),
     decode_head=dict(in_channels=[96, 192, 384, 768], num_classes=150),
     # FCN auxiliary head on the third stage's output (stride 16).
     auxiliary_head=dict(in_channels=384, in_index=2, num_classes=150))
 
-# AdamW; as in the official SwinV2 code, no weight decay on LayerNorms, the attention
-# temperature (logit_scale), the CPB MLP and the q/v biases (_base_/swinv2_no_decay.py).
+# AdamW lr 4e-5, wd 0.05, with BEiT's layer-wise lr decay 0.95 as the paper: the patch
+# embedding gets lr x 0.95^(L-1) ... the heads lr x 1, L = sum(depths) + 2 layer ids counted
+# as the official SwinV2 code (swinv2_mm/optim.py). No weight decay, as BEiT's and the official
+# SwinV2 fine-tuning code: every 1-D parameter (biases, norms; flat_decay_mult), the attention
+# temperature (logit_scale) and the CPB MLP (_base_/swinv2_no_decay.py).
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={{_base_.swinv2_no_decay}}))
+    optimizer=dict(type='AdamW', lr=4e-5, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='SwinV2LayerDecayOptimWrapperConstructor',
+    paramwise_cfg=dict(layer_decay_rate=0.95, flat_decay_mult=0.0,
+                       custom_keys={{_base_.swinv2_no_decay}}))
 
+# Linear warm-up over 1500 iterations, then linear decay to 0 (PolyLR with power 1).
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=160000, by_epoch=False),

@@ -27,6 +27,7 @@ from .checkpoint_safety import (explain_refused_checkpoint, is_refused_load,
                                 trusted_runner_checkpoints)
 
 from .errors import ToolError
+from .inference_window import set_test_window, window_from_options
 
 TASKS = ('mmdet', 'mmseg')
 
@@ -316,10 +317,14 @@ def _enable_tta(cfg: Config, task: str) -> None:
 def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = None,
                         out: Optional[str] = None, show_dir: Optional[str] = None,
                         tta: bool = False, cfg_options: Optional[dict] = None,
-                        launcher: str = 'none', dtype: str = 'fp32') -> Config:
+                        launcher: str = 'none', dtype: str = 'fp32',
+                        window: Optional[Sequence[int]] = None) -> Config:
     """The config mmdet's / mmseg's tools/test.py would run, from the same arguments.
 
-    dtype 'bf16': the test loop runs under autocast in bfloat16 (CPU and GPU)."""
+    dtype 'bf16': the test loop runs under autocast in bfloat16 (CPU and GPU).
+    window: test-time window of the SwinV2 backbone (one, or one per stage), keeping the
+    position bias's trained normalisation (inference_window.py)."""
+    window, cfg_options = window_from_options(window, cfg_options)
     cfg = load_config(config, cfg_options)
     task = task_of(cfg)
     _set_work_dir(cfg, config, work_dir)
@@ -329,6 +334,8 @@ def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = 
         raise ToolError(f'checkpoint file not found: {checkpoint}')
     cfg.load_from = checkpoint
     set_test_dtype(cfg, dtype)
+    if window is not None:  # the Runner's log then shows the whole config it ran
+        print(set_test_window(cfg, window))
     if show_dir:
         _enable_visualization(cfg, task, show_dir)
     if tta:
