@@ -33,7 +33,9 @@ def main() -> int:
             raise ToolError(f'{args.name}: not a known SwinV2 checkpoint name (run without '
                             'arguments for the list)')
         weights, copy = hit
-        print(f'# {weights.name} ({copy.layout} copy); ImageNet-1K top-1 as published: '
+        whose = 'of its fine-tuned model ' if weights.source == 'simmim' and \
+            not weights.num_classes else ''
+        print(f'# {weights.name} ({copy.layout} copy); ImageNet-1K top-1 {whose}as published: '
               f'{weights.top1 or "-"}; {weights.num_classes or "no"} classes'
               + (f'; {weights.note}' if weights.note else ''))
         cfg = weights.backbone_cfg(args.name)
