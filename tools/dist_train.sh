@@ -18,7 +18,11 @@ PYTHON=${PYTHON:-"$ROOT/.venv/bin/python"}
 [[ -x "$PYTHON" ]] || PYTHON=python
 # Each process would otherwise use every core: share them out.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( ($(nproc) + NPROC - 1) / NPROC ))}
-PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PYTHON" -m torch.distributed.run \
+# A mistake in the config, the data or the flags ends here, in one process and one line,
+# not once per process followed by torchrun's report.
+"$PYTHON" "$ROOT/tools/train.py" "$CONFIG" --check-only "${@:3}" >/dev/null || exit $?
+# torchrun, with its report of a failed process cut to one line (swinv2_mm/engine/dist_run.py)
+PYTHONPATH="$ROOT:${PYTHONPATH:-}" exec "$PYTHON" -m swinv2_mm.engine.dist_run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$NPROC" --master_port="$PORT" \
     "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"

@@ -48,11 +48,17 @@ def main(argv=None) -> int:
     argv, debug = pop_debug(argv)
     args = parse_args(argv)
 
+    # --check-only: no process group (nothing is launched)
+    launcher = 'none' if args.check_only else args.launcher
+
     def body():
         cfg = prepare_test_config(args.config, args.checkpoint, work_dir=args.work_dir,
                                   out=args.out, show_dir=args.show_dir, tta=args.tta,
-                                  cfg_options=args.cfg_options, launcher=args.launcher,
+                                  cfg_options=args.cfg_options, launcher=launcher,
                                   dtype=args.dtype, window=args.window)
+        if args.check_only:
+            print(f'{args.config}: config, data and flags checked; nothing was run')
+            return
         run_test(cfg, out=args.out)
     return run_guarded(body, debug)
 

@@ -41,10 +41,16 @@ def main(argv=None) -> int:
     argv, debug = pop_debug(argv)
     args = parse_args(argv)
 
+    # --check-only: no process group (nothing is launched)
+    launcher = 'none' if args.check_only else args.launcher
+
     def body():
         cfg = prepare_train_config(args.config, work_dir=args.work_dir, resume=args.resume,
                                    amp=args.amp, auto_scale_lr=args.auto_scale_lr,
-                                   cfg_options=args.cfg_options, launcher=args.launcher)
+                                   cfg_options=args.cfg_options, launcher=launcher)
+        if args.check_only:
+            print(f'{args.config}: config, data and flags checked; nothing was run')
+            return
         run_train(cfg)
     return run_guarded(body, debug)
 

@@ -22,6 +22,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint.io import new_file_mode
 from ..engine.errors import ToolError
 from .models import (BackboneExport, DetectorFeatureExport, SegmentorExport,
                      eager_reference)
@@ -238,6 +239,7 @@ def export_onnx(em: ExportModel, out: str, batch: int, height: int, width: int,
         ort.InferenceSession(tmp, providers=['CPUExecutionProvider'])
         if check is not None:
             check(tmp)
+        os.chmod(tmp, new_file_mode())  # mkstemp made it 0600; the .onnx is for others too
         os.replace(tmp, out)
     finally:
         if osp.exists(tmp):

@@ -42,11 +42,9 @@ def fetch_if_url(path: str) -> str:
                                   'the file to this machine and pass its local path')
     from ..checkpoint.io import CheckpointError, _download
     try:
-        return _download(path)
+        return _download(path, use_local='pass the local file')
     except CheckpointError as e:
-        raise CheckpointFileError(str(e).replace(
-            'point init_cfg.checkpoint at the local file, e.g. --cfg-options '
-            'model.backbone.init_cfg.checkpoint=/path/to/file', 'pass the local file')) from e
+        raise CheckpointFileError(str(e)) from e
 
 
 def _kind_of_bytes(head: bytes) -> str:

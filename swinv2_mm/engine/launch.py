@@ -44,6 +44,9 @@ def add_launch_args(parser) -> None:
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK itself.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--check-only', action='store_true',
+                        help='check the config, the data and the flags, build nothing and exit '
+                        '(tools/dist_*.sh run this once before launching)')
 
 
 def parse_launch_args(parser, argv=None):
@@ -350,11 +353,21 @@ def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = 
             cfg.test_evaluator['output_dir'] = out
             cfg.test_evaluator['keep_results'] = True
     check_datasets(cfg, config, ['test_dataloader'])
+    drop_training_parts(cfg)
     setup_launcher(cfg, launcher)
     if task == 'mmdet':
         from mmdet.utils import setup_cache_size_limit_of_dynamo
         setup_cache_size_limit_of_dynamo()
     return cfg
+
+
+def drop_training_parts(cfg: Config) -> None:
+    """A test run builds nothing of training. mmseg's visualization hook (--show-dir) reads
+    `runner.iter`, which makes the Runner build the train loop and with it the train data
+    loader: with only the test split on disk that ended after one image with
+    `FileNotFoundError: ... images/training`. The Runner takes the four as a set."""
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
+        cfg[key] = None
 
 
 DTYPES = ('fp32', 'bf16')
