@@ -4,8 +4,10 @@
     .venv/bin/python tools/convert_checkpoint.py \
         swinv2_base_patch4_window12to16_192to256_22kto1k_ft.pth swinv2_base_22kto1k_mm.safetensors
 
-The source is read and checked completely first; the result is written beside the output,
-verified, and only then renamed onto it. An existing output is kept unless --force.
+A whole model's checkpoint (detector, segmentor, SimMIM pre-training: tools/train.py's
+iter_N.pth / epoch_N.pth) gives its backbone (keys under `backbone.`). The source is read and
+checked completely first; the result is written beside the output, verified, and only then
+renamed onto it. An existing output is kept unless --force.
 """
 import argparse
 import os.path as osp
@@ -31,7 +33,12 @@ def main() -> int:
 
     def body():
         from swinv2_mm.checkpoint.export import convert_file
-        for line in convert_file(args.src, args.dst, force=args.force):
+        from swinv2_mm.engine import trusted_runner_checkpoints
+        # mmengine Runner checkpoints (a detector's, a SimMIM pre-training's) hold the
+        # Runner's own objects beside the weights: allowed, and nothing else.
+        with trusted_runner_checkpoints():
+            lines = convert_file(args.src, args.dst, force=args.force)
+        for line in lines:
             print(line)
     return run_guarded(body, debug)
 

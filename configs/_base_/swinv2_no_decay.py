@@ -10,4 +10,5 @@ swinv2_no_decay = {
     'cpb_mlp': dict(decay_mult=0.0),
     'q_bias': dict(decay_mult=0.0),
     'v_bias': dict(decay_mult=0.0),
+    'mask_token': dict(decay_mult=0.0),  # SimMIM's (official no_weight_decay); detectors have none
 }

@@ -73,14 +73,19 @@ TASKS = {
 TARGETS = {'detection': 'bbox and segm AP50 >= 0.5', 'segmentation': 'mIoU >= 0.5'}
 
 
-def run_demo(task: DemoTask, max_iters: Optional[int] = None, threads: Optional[int] = None
+def run_demo(task: DemoTask, max_iters: Optional[int] = None, threads: Optional[int] = None,
+             train_options: Optional[Dict[str, object]] = None, tag: Optional[str] = None
              ) -> Dict[str, float]:
-    """Generate, train on the train split, test on the held-out split; returns the metrics."""
+    """Generate, train on the train split, test on the held-out split; returns the metrics.
+
+    train_options: more cfg options for training only (e.g. the backbone's init_cfg);
+    tag: names work_dirs/<tag> and outputs/<tag> (default demo_<name>)."""
     import torch
     if threads:
         torch.set_num_threads(threads)
-    work_dir = f'work_dirs/demo_{task.name}'
-    show_dir = osp.abspath(f'outputs/demo_{task.name}')
+    tag = tag or f'demo_{task.name}'
+    work_dir = f'work_dirs/{tag}'
+    show_dir = osp.abspath(f'outputs/{tag}')
     start = time.time()
     task.generate(task.data_root)
     print(f'[demo] {task.name} dataset in {task.data_root} ({time.time() - start:.1f} s)')
@@ -88,7 +93,7 @@ def run_demo(task: DemoTask, max_iters: Optional[int] = None, threads: Optional[
     options = task.options(task.data_root)
     # Evaluated once, below, by the test: the train loop would also validate at its last
     # iteration whatever val_interval says; val_begin past the end stops that.
-    train_options = dict(options, **{'train_cfg.val_begin': 10**9})
+    train_options = dict(options, **{'train_cfg.val_begin': 10**9}, **(train_options or {}))
     if max_iters is not None:
         train_options['train_cfg.max_iters'] = max_iters
         train_options['default_hooks.checkpoint.interval'] = max_iters

@@ -29,7 +29,9 @@ from .checkpoint_safety import (explain_refused_checkpoint, is_refused_load,
 from .errors import ToolError
 from .inference_window import set_test_window, window_from_options
 
-TASKS = ('mmdet', 'mmseg')
+# 'mmengine': SimMIM pre-training configs (configs/simmim), built from mmengine's root
+# registries, where swinv2_mm.selfsup registers its parts; train only.
+TASKS = ('mmdet', 'mmseg', 'mmengine')
 
 
 
@@ -110,12 +112,14 @@ def _check_option_keys(cfg: Config, options: dict) -> None:
 
 
 def task_of(cfg: Config) -> str:
-    """'mmdet' or 'mmseg', from the config's default_scope."""
+    """'mmdet', 'mmseg' or 'mmengine' (SimMIM pre-training), from the config's
+    default_scope."""
     scope = cfg.get('default_scope')
     if scope not in TASKS:
         raise ToolError(f"config's default_scope is {scope!r}; these tools run mmdet or mmseg "
                         "configs (default_scope='mmdet' or 'mmseg', which their "
-                        "default_runtime bases set)")
+                        "default_runtime bases set) and SimMIM pre-training configs "
+                        "(default_scope='mmengine', configs/simmim)")
     return scope
 
 
@@ -132,7 +136,8 @@ def _is_url(path: str) -> bool:
 
 
 _DATASET_DOCS = {'mmdet': ('COCO', 'docs/detection.md#datasets'),
-                 'mmseg': ('ADE20K', 'docs/segmentation.md#datasets')}
+                 'mmseg': ('ADE20K', 'docs/segmentation.md#datasets'),
+                 'mmengine': ('images', 'docs/simmim.md#your-images')}
 
 
 def _leaf_datasets(dataset):
@@ -330,6 +335,10 @@ def prepare_test_config(config: str, checkpoint: str, work_dir: Optional[str] = 
     window, cfg_options = window_from_options(window, cfg_options)
     cfg = load_config(config, cfg_options)
     task = task_of(cfg)
+    if task == 'mmengine':
+        raise ToolError(f'{config} is a SimMIM pre-training config: there is nothing to test. '
+                        'Fine-tune a detector or segmentor from its checkpoint and test that '
+                        '(docs/simmim.md)')
     _set_work_dir(cfg, config, work_dir)
     if _is_url(checkpoint):
         checkpoint = fetch_if_url(checkpoint)

@@ -75,6 +75,20 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
+def _unit(x: Tensor, eps: float, scale: Optional[Tensor] = None) -> Tensor:
+    """x / max(|x|, eps) over the last dim, times the per-head `scale` if given.
+
+    The norm and the factor are float32 (compute_dtype): in float16 a sum of squares
+    overflows once |x| passes ~256, and scale / eps for a zero vector (a padded token: V2 has
+    no key bias, and q's is zero at init) passes 65504, so padded rows became 0 * inf = NaN
+    and every gradient upstream NaN (SimMIM under fp16 AMP). |x| * factor <= scale: the
+    product fits, and so does the factor once clamped (it only exceeds the range for x ~ 0).
+    """
+    norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True, dtype=compute_dtype(x.dtype))
+    factor = (1.0 if scale is None else scale.to(norm.dtype)) / norm.clamp_min(eps)
+    return x * factor.clamp_max(torch.finfo(x.dtype).max).to(x.dtype)
+
+
 @lru_cache(maxsize=None)
 def _relative_coords_table(window_size: int, pretrained_window_size: int) -> Tensor:
     """Log-spaced relative coordinates, (2W-1)^2 x 2, the CPB MLP's input.
@@ -221,8 +235,8 @@ def cosine_attention(q: Tensor, k: Tensor, v: Tensor, logit_scale: Tensor, attn_
     else:
         # Folding the per-head scale into q turns cosine attention into plain SDPA (scale 1);
         # it rides on q's normalisation: one pass over q instead of two.
-        q = q * (scale / torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(eps))
-        k = F.normalize(k, dim=-1, eps=eps)
+        q = _unit(q, eps, torch.clamp(logit_scale, max=LOGIT_SCALE_MAX).exp())
+        k = _unit(k, eps)
         kernel = _sdpa_attention if path == 'sdpa' else _cpu_attention
         if path == 'cpu' and torch.is_autocast_enabled('cpu'):
             # Autocast would round the mask too (a bias of up to 16 by up to 0.06 in

@@ -301,6 +301,8 @@ class SwinTransformerV2(BaseModule):
             and the patch merging that feeds stage k (`stages[k].downsample`). Frozen parts
             have no gradient and stay in eval mode after `train()` (deterministic).
         with_cp: gradient checkpointing of every block (less memory, more compute).
+        use_mask_token: add the learnt `mask_token` (1, 1, embed_dims) that `forward(x, mask)`
+            puts in place of masked patch embeddings (SimMIM pre-training).
         fused_attention: attention through `scaled_dot_product_attention` (the fast path,
             default; models/attention.py picks its CPU or generic kernel path). False spells
             the paper's formula out
@@ -348,6 +350,7 @@ class SwinTransformerV2(BaseModule):
                  frozen_stages: int = -1,
                  with_cp: bool = False,
                  fused_attention: bool = True,
+                 use_mask_token: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None,
                  pretrained: Optional[str] = None) -> None:
         super().__init__(init_cfg=_resolve_init_cfg(init_cfg, pretrained))
@@ -383,6 +386,12 @@ class SwinTransformerV2(BaseModule):
 
         self.patch_embed = PatchEmbed(in_channels, self.embed_dims, patch_size)
         self.drop_after_pos = nn.Dropout(drop_rate)
+        # SimMIM: a learnt embedding that replaces masked patches (swinv2_mm/selfsup). Only
+        # built on request, so that a detector's backbone carries no unused parameter.
+        self.mask_token = None
+        if _check_bool('use_mask_token', use_mask_token):
+            self.mask_token = nn.Parameter(trunc_normal_(torch.zeros(1, 1, self.embed_dims),
+                                                         std=0.02))
         # on the CPU even under a `torch.device('meta')` context (building without memory)
         rates = torch.linspace(0, drop_path_rate, sum(self.depths), device='cpu').tolist()
         self.stages = nn.ModuleList()
@@ -482,6 +491,8 @@ class SwinTransformerV2(BaseModule):
         frozen: List[nn.Module] = []
         if self.frozen_stages >= 0:
             frozen += [self.patch_embed, self.drop_after_pos]
+            if self.mask_token is not None:  # it stands in for patch embeddings
+                self.mask_token.requires_grad = False
         for i in range(self.frozen_stages):
             frozen.append(self.stages[i])
             if i in self.out_indices:
@@ -509,8 +520,13 @@ class SwinTransformerV2(BaseModule):
             sizes.append((h, w))
         return sizes
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """(B, in_channels, H, W), any H and W -> tuple of NCHW maps for out_indices."""
+    def forward(self, x: Tensor, mask: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+        """(B, in_channels, H, W), any H and W -> tuple of NCHW maps for out_indices.
+
+        mask (SimMIM, needs use_mask_token=True): which patches to hide, (B, h, w) or
+        (B, h * w) over the patch grid (h, w) = feature_sizes(H, W)[0], 1 / True where
+        masked; those patch embeddings become `mask_token` after the patch LayerNorm.
+        """
         if x.dim() != 4:
             raise ValueError(f'SwinTransformerV2 expects (B, C, H, W) images, got {tuple(x.shape)}')
         if x.shape[1] != self.in_channels:
@@ -518,13 +534,19 @@ class SwinTransformerV2(BaseModule):
                 f'SwinTransformerV2 was built with in_channels={self.in_channels} but got '
                 f'images of shape {tuple(x.shape)} ({x.shape[1]} channels); build it with '
                 f'in_channels={x.shape[1]} or feed {self.in_channels}-channel images')
+        if mask is not None and self.mask_token is None:
+            raise ValueError('SwinTransformerV2: forward got a mask, but the model has no mask '
+                             'token; build it with use_mask_token=True (SimMIM pre-training)')
         if x.numel() == 0:
             # An empty batch (or an empty image) has empty maps of the usual shapes; the
             # window partition cannot reshape zero windows, so stop before the stages.
             sizes = self.feature_sizes(*x.shape[-2:])
             return tuple(x.new_zeros(x.shape[0], self.num_features[i], *sizes[i])
                          for i in self.out_indices)
-        x = self.drop_after_pos(self.patch_embed(x))
+        x = self.patch_embed(x)
+        if mask is not None:
+            x = self._mask_patches(x, mask)
+        x = self.drop_after_pos(x)
         outs = []
         for i, stage in enumerate(self.stages):
             x = stage(x)
@@ -532,3 +554,14 @@ class SwinTransformerV2(BaseModule):
                 out = getattr(self, f'norm{i}')(x)
                 outs.append(out.permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
+
+    def _mask_patches(self, x: Tensor, mask: Tensor) -> Tensor:
+        """SimMIM: x * (1 - w) + mask_token * w on the (B, h, w, C) patch embeddings."""
+        B, h, w, _ = x.shape
+        if tuple(mask.shape) not in ((B, h, w), (B, h * w)):
+            raise ValueError(
+                f'SwinTransformerV2: mask of shape {tuple(mask.shape)} does not fit images of '
+                f'{h}x{w} patches; give (B, h, w) = ({B}, {h}, {w}) or (B, h * w) = '
+                f'({B}, {h * w}), 1 / True where a patch is masked')
+        weight = mask.reshape(B, h, w, 1).to(x.dtype)
+        return x * (1.0 - weight) + self.mask_token * weight
