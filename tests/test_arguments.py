@@ -25,7 +25,7 @@ INVALID = [
     (dict(out_indices=(2, 1)), ValueError, 'increasing order'),
     (dict(out_indices=()), ValueError, 'stage indices'),
     (dict(out_indices=(0.0, 1)), TypeError, 'stage indices'),
-    (dict(arch='huge'), ValueError, "['base', 'large', 'small', 'tiny']"),
+    (dict(arch='gigantic'), ValueError, "['base', 'giant', 'huge', 'large', 'small', 'tiny']"),
     (dict(arch=7), TypeError, 'or a dict'),
     (dict(arch=dict(embed_dims=32, depths=(2, 2, 2, 2))), ValueError, "missing: ['num_heads']"),
     (dict(arch=dict(SMALL, window_size=8)), ValueError, "unknown: ['window_size']"),

@@ -313,6 +313,8 @@ def test_the_table_has_every_public_checkpoint():
     # 12 official, 3 torchvision, 63 SimMIM data-scaling models x (pre-trained, fine-tuned)
     assert by_source == {'official': 12, 'torchvision': 3, 'simmim': 126}
     assert sum(1 for w in ZOO for c in w.copies if c.layout == 'mmpretrain') == 12
+    names = [n for w in ZOO for c in w.copies for n in c.names]
+    assert len(names) == len(set(names)), 'a name must select one file'
 
 
 def test_names_agree_with_the_libraries_own_registries():
@@ -440,3 +442,16 @@ def test_convert_tool_keeps_the_mask_token_and_takes_names(simmim, tmp_path, mon
     report = convert_file('torchvision://swin_v2_t', str(tmp_path / 'tv_mm.safetensors'))
     assert any('torchvision format' in line for line in report)
     assert any('[8, 8, 8, 8]' in line for line in report)
+
+
+def test_compare_official_tool_needs_the_official_file(capsys, monkeypatch, tmp_path):
+    """tools/compare_official.py (run by hand beside a checkout of the official code; the
+    record is docs/records/compare_official_huge_giant.json): a missing file is one line."""
+    import runpy
+    main = runpy.run_path(os.path.join(ROOT, 'tools', 'compare_official.py'),
+                          run_name='tool')['main']
+    monkeypatch.setattr(sys, 'argv', ['compare_official.py', '--official',
+                                      str(tmp_path / 'swin_transformer_v2.py')])
+    assert main() == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: --official') and len(err.strip().splitlines()) == 1

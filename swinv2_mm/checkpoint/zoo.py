@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
-from .io import USE_LOCAL_INIT_CFG, CheckpointError
+from .io import (USE_LOCAL_INIT_CFG, CheckpointError, _download, hub_file, hub_model_file,
+                 torchvision_url)
 
 GITHUB = 'https://github.com/SwinTransformer/storage/releases/download/v2.0.0/'
 OPENMMLAB = 'https://download.openmmlab.com/mmclassification/v0/swin-v2/'
@@ -216,8 +217,7 @@ def lookup(name: str) -> Optional[Tuple[Weights, Copy]]:
         return _BY_NAME[name]
     if name.startswith(('http://', 'https://')):  # a URL: its file name, query dropped
         base = osp.basename(urlparse(name).path)
-        hit = _BY_NAME.get(base) or _BY_NAME.get(osp.splitext(base)[0])
-        return hit
+        return _BY_NAME.get(base) or _BY_NAME.get(osp.splitext(base)[0])
     return None
 
 
@@ -240,7 +240,6 @@ _HUB_ID = re.compile(r'^[\w.-]+/[\w.-]+$')
 def locate(source: str, use_local: str = USE_LOCAL_INIT_CFG) -> Located:
     """A local file for `source` (path, URL, known name or `hf-hub:` id), offline first.
     `use_local`: what a download error tells the user to do with a local copy."""
-    from .io import _download, hub_file, hub_model_file, torchvision_url
     source = str(source)
     if osp.exists(osp.expanduser(source)):
         return Located(osp.expanduser(source), identify_file(source))
