@@ -29,10 +29,11 @@ def _seed():
     torch.manual_seed(0)  # the inputs, so that the printed differences repeat run to run
 
 
-def build(checkpoint, window_size=8, pretrained_window_sizes=0, arch=SMALL, cls=None):
-    model = (cls or SwinTransformerV2)(
+def build(checkpoint, window_size=8, pretrained_window_sizes=0, arch=SMALL, **kwargs):
+    model = SwinTransformerV2(
         arch=arch, window_size=window_size, pretrained_window_sizes=pretrained_window_sizes,
-        drop_path_rate=0.0, init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint)))
+        drop_path_rate=0.0, init_cfg=dict(type='Pretrained', checkpoint=str(checkpoint)),
+        **kwargs)
     model.init_weights()
     return model.eval()
 
@@ -122,14 +123,6 @@ def test_official_and_mmpretrain_names_resolve_from_the_torch_hub_cache(tmp_path
 
 
 # --- the SimMIM releases ----------------------------------------------------------------
-class _MaskedBackbone(SwinTransformerV2):
-    """A backbone with the mask token a SimMIM backbone has (its top-level `mask_token`)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.mask_token = torch.nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-
-
 def _fake_yacs_config():
     """An object that pickles as the official scripts' yacs CfgNode does (the class is only
     importable while the file is written, as on the machine that trained it)."""
@@ -190,7 +183,7 @@ def test_simmim_release_loads_and_its_mask_token_goes_to_the_backbones(simmim):
     path = folder / 'swinv2_small_1k_500k.pth'
     raw = read_checkpoint(str(path))
     assert raw.weights.name == 'swinv2_small_1k_500k' and detect_format(raw) == 'simmim'
-    model = build(path, cls=_MaskedBackbone)
+    model = build(path, use_mask_token=True)
     expected = torch.load(path, weights_only=True)['model']['mask_token']
     assert torch.equal(model.mask_token.data, expected)
     x = torch.randn(1, 3, 256, 256)
@@ -198,7 +191,8 @@ def test_simmim_release_loads_and_its_mask_token_goes_to_the_backbones(simmim):
         assert_close(model(x), timm_stage_outputs(ref, x), 'timm (SimMIM files)')
     # A supervised checkpoint into a backbone with a mask token: it stays at its init.
     files = save_all_formats(ref, str(folder))
-    conv = load_pretrained(_MaskedBackbone(arch=SMALL, window_size=8), files['official'])
+    conv = load_pretrained(SwinTransformerV2(arch=SMALL, window_size=8, use_mask_token=True),
+                           files['official'])
     assert 'mask_token' in conv.summary.split('left at init')[1]
 
 
@@ -210,7 +204,7 @@ def test_transformers_masked_image_modeling_checkpoint(tmp_path):
                           num_heads=[1, 2, 4, 8], window_size=8, encoder_stride=32)
     ref = perturb_(Swinv2ForMaskedImageModeling(config))
     ref.save_pretrained(tmp_path)
-    model = build(tmp_path, cls=_MaskedBackbone)
+    model = build(tmp_path, use_mask_token=True)
     assert torch.equal(model.mask_token.data, ref.swinv2.embeddings.mask_token.data)
     x = torch.randn(1, 3, 256, 256)
     with torch.no_grad():
@@ -225,7 +219,7 @@ def test_mmpretrain_style_mask_token(tmp_path):
     state = official_to_mmpretrain(timm_to_official(ref))
     state['backbone.mask_token'] = torch.full((1, 1, 32), 0.5)
     torch.save({'state_dict': state}, tmp_path / 'mm.pth')
-    assert torch.equal(build(tmp_path / 'mm.pth', cls=_MaskedBackbone).mask_token.data,
+    assert torch.equal(build(tmp_path / 'mm.pth', use_mask_token=True).mask_token.data,
                        state['backbone.mask_token'])
 
 
