@@ -162,16 +162,48 @@ def test_larger_window_evaluates_the_trained_mlp_on_wider_coordinates(trained):
         assert cfg_opt.model.backbone == cfg.model.backbone
 
 
-def test_training_window_changes_nothing_and_larger_window_evaluates(trained):
+@pytest.fixture(scope='module')
+def metrics(trained):
+    """IoUMetric on the held-out images through tools/test.py's functions, per --window."""
     checkpoint, options, work_dir = trained
-    metrics = {}
-    for window in (None, [8], [16]):
+    out = {}
+    for window, dtype in ((None, 'fp32'), ([8], 'fp32'), ([16], 'fp32'), ([16], 'bf16')):
         cfg = prepare_test_config(SEG_DEMO, checkpoint, work_dir=work_dir, window=window,
-                                  cfg_options=dict(options, **{
-                                      'visualizer.name': f'test_window_{window}'}))
-        metrics[str(window)] = run_test(cfg)
-    assert metrics['[8]'] == metrics['None']
-    assert all(0.0 <= metrics['[16]'][k] <= 100.0 for k in ('aAcc', 'mIoU', 'mAcc'))
+                                  dtype=dtype, cfg_options=dict(options, **{
+                                      'visualizer.name': f'test_window_{window}_{dtype}'}))
+        out[str(window), dtype] = run_test(cfg)
+    return out
+
+
+def test_training_window_changes_nothing_and_larger_window_evaluates(metrics):
+    assert metrics['[8]', 'fp32'] == metrics['None', 'fp32']
+    for key in (('[16]', 'fp32'), ('[16]', 'bf16')):
+        assert all(0.0 <= metrics[key][k] <= 100.0 for k in ('aAcc', 'mIoU', 'mAcc')), key
+
+
+def test_mmseg_own_test_tool_with_the_printed_options(trained, metrics, tmp_path):
+    """mmseg's packaged tools/test.py with the --cfg-options that `--window 16` prints gives
+    the metrics of tools/test.py --window 16."""
+    import glob
+    import json
+    import subprocess
+    import sys
+
+    import mmseg
+    checkpoint, options, _ = trained
+    tool = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'test.py')
+    args = [sys.executable, tool, SEG_DEMO, checkpoint, '--work-dir', str(tmp_path),
+            '--cfg-options', 'model.backbone.window_size=[16,16,16,16]',
+            'model.backbone.pretrained_window_sizes=[8,8,8,4]'] + \
+        [f'{k}={v}' for k, v in options.items()]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (record,) = glob.glob(str(tmp_path / '*' / '*.json'))
+    with open(record) as f:
+        theirs = json.load(f)
+    ours = metrics['[16]', 'fp32']
+    assert {k: theirs[k] for k in ('aAcc', 'mIoU', 'mAcc')} == {
+        k: ours[k] for k in ('aAcc', 'mIoU', 'mAcc')}
 
 
 def _test_tool():
