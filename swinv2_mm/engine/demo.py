@@ -8,6 +8,7 @@ import argparse
 import glob
 import os
 import os.path as osp
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
@@ -115,7 +116,35 @@ def run_demo(task: DemoTask, max_iters: Optional[int] = None, threads: Optional[
           f'{picture_dir}/')
     print(f'[demo] checkpoint: {checkpoint}; logs: {work_dir}/')
     metrics['wall_s'] = end - start
+    metrics['train_s'] = trained - start
+    metrics['eval_s'] = end - trained
     return metrics
+
+
+def write_metrics_file(path: str, task: DemoTask, metrics: Dict[str, float], passed: bool,
+                       argv) -> None:
+    """The demo's metrics file: what docs/records/demo_<name>.json is made from
+    (tools/docs_records.py refresh demo_<name>). Written whole or not at all."""
+    import torch
+    from ..records.store import machine, write_record
+    timings = ('wall_s', 'train_s', 'eval_s')
+    # CocoMetric adds '<metric>_<class>_precision' per class with classwise=True.
+    per_class: Dict[str, Dict[str, float]] = {}
+    for key, value in metrics.items():
+        if key.endswith('_precision') and '/' in key:
+            kind, name = key.split('/', 1)[1].split('_', 1)
+            per_class.setdefault(name[:-len('_precision')], {})[kind] = value
+    record = dict(
+        demo=task.name, config=task.config, complete=True,
+        command=[osp.relpath(sys.executable)] + list(argv), threads=torch.get_num_threads(),
+        passed=passed, target=TARGETS[task.name],
+        metrics={k: v for k, v in metrics.items() if k not in timings
+                 and not k.endswith('_precision') and isinstance(v, (int, float))},
+        per_class=per_class, seconds={k: round(metrics[k], 1) for k in timings},
+        load_average_end=list(os.getloadavg()), machine=machine(),
+        finished_utc=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+    write_record(path, record)
+    print(f'[demo] metrics: {path}')
 
 
 def demo_cli(name: str, argv=None) -> int:
@@ -124,10 +153,16 @@ def demo_cli(name: str, argv=None) -> int:
     parser.add_argument('--iters', type=int, default=None,
                         help="training iterations (default: the config's)")
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    parser.add_argument('--metrics-out', default=f'outputs/demo_{name}/metrics.json',
+                        metavar='FILE.json', help='where the metrics file goes (default: '
+                        '%(default)s)')
     args = parser.parse_args(argv)
     os.environ.setdefault('PYTHONHASHSEED', '0')
     task = TASKS[name]
-    ok = task.passed(run_demo(task, args.iters, args.threads))
+    metrics = run_demo(task, args.iters, args.threads)
+    ok = task.passed(metrics)
+    write_metrics_file(args.metrics_out, task, metrics, ok, [f'tools/demo_{name}.py']
+                       + list(sys.argv[1:] if argv is None else argv))
     print(f'[demo] {"PASS" if ok else "FAIL"}: {TARGETS[name]} on the held-out split'
           + ('' if ok else ' NOT reached'))
     return 0 if ok else 1
