@@ -158,3 +158,35 @@ def test_coco_system_1536_w32(name, arch, checkpoint):
 def test_non_paper_configs_say_so():
     for name in ('upernet_swinv2_large_ade20k.py', 'cascade_swinv2_large_coco.py'):
         assert 'NOT a paper setting' in open(osp.join(ROOT, 'configs', name)).read()
+
+
+# -- the memory tool behind docs/recipes.md's 1536/w32 estimate -----------------------------------
+def test_step_memory_trains_a_640_w40_step_and_writes_its_record(tmp_path, capsys):
+    """tools/step_memory.py on the 640/w40 config (a small backbone and head at 320 px, where
+    stage 0 still runs 2x2 windows of 40: the point is the path, the Runner's train_step with
+    the layer-decay constructor)."""
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location('swinv2_mm_step_memory_tool',
+                                                  osp.join(ROOT, 'tools', 'step_memory.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / 'step.json'
+    options = ['model.backbone.embed_dims=16', 'model.backbone.depths=[1,1,1,1]',
+               'model.backbone.num_heads=[1,1,2,2]', 'model.decode_head.in_channels=[16,32,64,128]',
+               'model.decode_head.channels=16', 'model.auxiliary_head.in_channels=64',
+               'model.auxiliary_head.channels=16']
+    config = osp.join(ROOT, 'configs', 'upernet_swinv2_base_w40_ade20k_640.py')
+    # batch 2: UperNet's pooling branch has BatchNorm over 1x1 maps (one value per channel
+    # with a single image), as in mmseg's training at 2 images per GPU
+    assert tool.main([config, '--size', '320', '--batch', '2', '--threads', '1', '--json',
+                      str(out), '--cfg-options'] + options) == 0
+    assert 'one training step of' in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record['input'] == [2, 3, 320, 320]
+    assert record['backbone']['window_size'] == 40
+    assert 0 < record['rss_before_gib'] < record['peak_rss_gib']
+    assert record['step_seconds'] > 0 and record['loss'] > 0
+    assert tool.main([config, '--size', '8']) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        'error: --size 8 --batch 1: need one size (or height and width) >= 32 and a batch >= 1']
