@@ -72,6 +72,13 @@ TASKS = {
                           f'mAcc {m["mAcc"]:.2f}  (percent; per-class table above)'),
 }
 TARGETS = {'detection': 'bbox and segm AP50 >= 0.5', 'segmentation': 'mIoU >= 0.5'}
+# Mask2Former on the segmentation demo's data, same metric and target (docs/heads.md;
+# tools/demo_mask2former.py, `bash tools/demo.sh mask2former`, not part of "all").
+TASKS['mask2former'] = DemoTask(
+    'mask2former', 'configs/demo/mask2former_swinv2_demo_synthetic.py', _generate_ade,
+    'data/synthetic_ade', _ade_options, passed=TASKS['segmentation'].passed,
+    summary=TASKS['segmentation'].summary)
+TARGETS['mask2former'] = TARGETS['segmentation']
 
 
 def run_demo(task: DemoTask, max_iters: Optional[int] = None, threads: Optional[int] = None,
