@@ -7,9 +7,25 @@ from typing import List, Optional
 from .markdown import DocsError
 from .render import differences, write_rendered
 from .sources import SOURCES, refresh
-from .store import RecordError
+from .store import RecordError, Records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def last_run(records: Records, name: str) -> str:
+    """How long the record's own run took, and at what load ('' without a record)."""
+    try:
+        rec = records[name]
+    except RecordError:
+        return ''
+    prov = rec.get('provenance') or {}
+    wall = prov.get('wall_s') or rec.get('wall_s')
+    load = prov.get('load_average_start') or (rec.get('settings') or {}).get('load_average_start')
+    when = (prov.get('started_utc') or rec.get('started_utc') or '?')[:10]
+    if wall is None:
+        return ''
+    return (f'last run {wall / 60:.1f} min on {when}'
+            + (f', load average {load[0]:.1f} at its start' if load else ''))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +49,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.what == 'list':
+            records = Records(ROOT)
             for s in SOURCES.values():
                 kind = 'timing: quiet machine' if s.timing else 'result'
-                print(f'{s.name:26} ~{s.minutes:g} min  {kind:21}  {s.command}')
+                print(f'{s.name:26} {kind:21}  {last_run(records, s.name) or f"~{s.minutes:g} min (estimate)"}'
+                      f'\n{"":28}{s.command}')
             return 0
         if args.what == 'refresh':
             names = list(args.names)

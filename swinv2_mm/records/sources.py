@@ -24,7 +24,8 @@ class Source:
     name: str
     folder: str                       # docs/records or docs/benchmarks
     argv: List[str]                   # as the docs show it (from the repository root)
-    minutes: float                    # measured on a quiet 2-core machine
+    minutes: float                    # estimate for a quiet 2-core machine (list shows the
+                                      # record's own run time once it exists)
     timing: bool                      # holds speed figures: refresh on a quiet machine
     # How the refresh sends the output to `tmp` (extra arguments, extra environment).
     out_args: Callable[[str], List[str]] = lambda tmp: []
@@ -86,6 +87,7 @@ def _demo(name: str, minutes: float) -> Source:
 SOURCES: Dict[str, Source] = {s.name: s for s in [
     _demo('detection', 2.6),
     _demo('segmentation', 2.0),
+    _demo('mask2former', 12.0),  # docs/heads.md; measured loaded (load ~8, 1 thread): quiet ~ less
     Source('identity', os.path.join('docs', 'records'),
            [PY, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests/test_identity.py'], 1.5,
            timing=False, out_env=lambda tmp: {'SWINV2_MM_IDENTITY_RECORD': tmp},
@@ -162,6 +164,8 @@ def refresh(root: str, name: str, log=print) -> str:
     write_record(path, record)
     for extra, dest in extras.items():  # written and checked by the command (the plot)
         os.replace(extra, os.path.join(root, dest))
+    if os.path.exists(tmp):
+        os.remove(tmp)
     return path
 
 
