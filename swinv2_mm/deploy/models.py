@@ -2,8 +2,9 @@
 
 Each wrapper shares the parameters of the model built from the config (nothing is copied
 into it but the module tree) and replaces only what cannot be exported for every input size:
-the SwinV2 backbone's forward (swin_rewrite) and adaptive average pooling with a fixed output
-size (UperNet's pyramid pooling), whose ONNX form needs the input size to be a constant.
+the SwinV2 blocks' window attention (swin_rewrite; the rest of the backbone is its own
+modules) and adaptive average pooling with a fixed output size (UperNet's pyramid pooling),
+whose ONNX form needs the input size to be a constant.
 The eager reference each one is checked against is the OpenMMLab model's own code path.
 """
 import copy

@@ -1,10 +1,15 @@
-"""SwinTransformerV2's forward written for export: every size-dependent quantity is computed
-from the input's symbolic size, so one exported graph is right for every input size.
+"""SwinTransformerV2's window attention written for a dynamic-size export: every
+size-dependent quantity is computed from the input's symbolic size, so one exported graph is
+right for every input size.
 
-The eager model decides the effective window, the shift and the shift mask in Python from the
-actual map size (and caches masks and position biases per size). Traced once, those decisions
-would be frozen into the graph as constants of the example input. Here, in the spirit of
-mmdeploy's function rewriters for Swin, the same math is spelt out branch-free:
+The model's own forward records cleanly (torch.jit.trace, torch.export, mmengine's FLOP
+counter; tests/test_trace.py), but it decides the effective window, the shift, the pads, the
+window gather indices and the shift masks in Python from the actual map size, and caches them
+per size: that is what makes eager fast, and it makes any recorded graph one for its
+example's size. A graph for every size needs those decisions as arithmetic on the symbolic
+sizes, in the graph. Here, in the spirit of mmdeploy's function rewriters for Swin, that part
+is spelt out branch-free; everything else is the model's own modules (the patch embedding, the
+patch merging, the MLPs, the norms, the projections):
 
   window = min(window_size, H, W)                   (a map no larger than the window is one window)
   shift  = window_size // 2 * min(1, max(0, min(H, W) - window_size))   (0 when clipped)
@@ -13,7 +18,8 @@ mmdeploy's function rewriters for Swin, the same math is spelt out branch-free:
 
 Only the model's public submodules and attributes are read (see ARCHITECTURE.md): the
 backbone's internals (caches, how eager builds masks, window order helpers) can change without
-touching this file, and tests/test_export.py holds this forward to the eager one.
+touching this file. tests/test_export.py and tests/test_trace.py hold this forward to the
+eager one and to the model's own recorded forward.
 """
 import math
 from typing import List, Tuple
@@ -22,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# The paper's values (Liu et al. 2022, sec. 3.2-3.3); the eager model uses the same ones.
-LOGIT_SCALE_MAX = math.log(1.0 / 0.01)   # temperature tau >= 0.01
-SHIFT_MASK_VALUE = -100.0                # logits of pairs the cyclic shift made neighbours
+# The paper's values (Liu et al. 2022, sec. 3.2-3.3), as the eager model uses them.
+from ..models.attention import LOGIT_SCALE_MAX   # temperature tau >= 0.01
+from ..models.windows import SHIFT_MASK_VALUE    # logits of pairs the shift made neighbours
 CPB_TABLE_RANGE = 8.0                    # relative coordinates scaled to [-8, 8], then log2
 
 
@@ -51,23 +57,6 @@ def window_and_shift(height, width, window_size: int, shifted: bool):
     # map that fits in one window.
     larger = _sym_min(_sym_max(side - window_size, 0), 1)
     return window, (window_size // 2) * larger
-
-
-def patch_embed(pe: nn.Module, x: Tensor) -> Tensor:
-    """(B, C, H, W) -> (B, ceil(H/p), ceil(W/p), C): pad right/bottom to the patch, conv, norm."""
-    p = pe.patch_size
-    H, W = x.shape[-2:]
-    x = F.pad(x, (0, (p - W % p) % p, 0, (p - H % p) % p))
-    return pe.norm(pe.projection(x).permute(0, 2, 3, 1))
-
-
-def patch_merging(pm: nn.Module, x: Tensor) -> Tensor:
-    """(B, H, W, C) -> (B, ceil(H/2), ceil(W/2), 2C); neighbours in the official order
-    (0,0), (1,0), (0,1), (1,1) as (row, col)."""
-    B, H, W, C = x.shape
-    x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
-    x = x.reshape(B, (H + 1) // 2, 2, (W + 1) // 2, 2, C).permute(0, 1, 3, 4, 2, 5)
-    return pm.norm(pm.reduction(x.flatten(3)))
 
 
 def _roll2d(x: Tensor, shift, height, width) -> Tensor:
@@ -167,11 +156,13 @@ def swin_block(block: nn.Module, x: Tensor) -> Tensor:
 
 def swin_v2_forward(backbone: nn.Module, x: Tensor) -> Tuple[Tensor, ...]:
     """SwinTransformerV2.forward (eval) for export: NCHW maps of `out_indices`."""
-    x = backbone.drop_after_pos(patch_embed(backbone.patch_embed, x))
+    # The patch embedding and merging pad and reshape by sizes read from their input, which
+    # the exporter records as graph values: the model's own modules are size-independent.
+    x = backbone.drop_after_pos(backbone.patch_embed(x))
     outs: List[Tensor] = []
     for i, stage in enumerate(backbone.stages):
         if stage.downsample is not None:
-            x = patch_merging(stage.downsample, x)
+            x = stage.downsample(x)
         for block in stage.blocks:
             x = swin_block(block, x)
         if i in backbone.out_indices:

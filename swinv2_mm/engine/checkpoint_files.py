@@ -17,8 +17,9 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from .errors import ToolError
-from .checkpoint_safety import (UnsafeCheckpointError, explain_refused_checkpoint,
-                                is_refused_load, trusted_runner_checkpoints)
+from .checkpoint_safety import (UnsafeCheckpointError, asks_for_disallowed_objects,
+                                explain_refused_checkpoint, is_refused_load,
+                                trusted_runner_checkpoints)
 
 
 class CheckpointFileError(ToolError):
@@ -95,7 +96,7 @@ def read_checkpoint_file(path: str, role: str) -> dict:
         with trusted_runner_checkpoints():
             return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # noqa: BLE001 - every failure becomes one line
-        if is_refused_load(e) and kind == 'zip':
+        if (is_refused_load(e) and kind == 'zip') or asks_for_disallowed_objects(e):
             raise explain_refused_checkpoint(path, e) from e
         first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()),
                      type(e).__name__)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .windows import WindowGroup, cached
+from .windows import WindowGroup, cached, capturing
 
 # The paper bounds the learnt temperature tau from below by 0.01, i.e. the scale by 100.
 LOGIT_SCALE_MAX = math.log(1.0 / 0.01)
@@ -63,7 +63,7 @@ def force_attention_path(path: Optional[str]) -> Iterator[None]:
 
 
 def attention_path(q: Tensor, fused: bool) -> str:
-    if not fused:
+    if not fused or capturing():  # a recorded graph spells attention out (windows.capturing)
         return 'plain'
     if _forced_path is not None:
         return _forced_path
@@ -125,7 +125,7 @@ def _group_mask(attn_bias: Tensor, shift_mask: Optional[Tensor], dtype: torch.dt
 def _plain_attention(q: Tensor, k: Tensor, v: Tensor, scale: Tensor, attn_bias: Tensor,
                      shift_mask: Optional[Tensor], dropout_p: float) -> Tensor:
     """softmax(q_n k_n^T * scale + bias + mask) v for normalised q, k, as the paper writes it."""
-    if not torch.is_grad_enabled() and q.shape[0] > 1:
+    if not torch.is_grad_enabled() and q.shape[0] > 1 and not capturing():
         step = max(1, _PLAIN_CHUNK // (q.shape[1] * q.shape[2] * k.shape[2]))
         if step < q.shape[0]:
             return torch.cat([
@@ -316,7 +316,7 @@ class WindowAttentionV2(nn.Module):
         """
         params = tuple(self.cpb_mlp.parameters())
         needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in params)
-        if needs_grad or torch.compiler.is_compiling():
+        if needs_grad or torch.compiler.is_compiling() or capturing():
             table = self._cpb_table(window_size)
         else:
             entry = self._table_cache.get(window_size)
@@ -340,7 +340,7 @@ class WindowAttentionV2(nn.Module):
         M, N, C = windows.shape
         bias = self.position_bias(window_size)
         step = max(1, INFERENCE_CHUNK // (3 * N * C))
-        if torch.is_grad_enabled() or M <= step:
+        if torch.is_grad_enabled() or capturing() or M <= step:
             return self._attend(windows, bias, groups)
         # Inference on a large map: a chunk of windows at a time (within each group, which
         # keeps its one shift mask), so q/k/v and the output stay in cache.

@@ -21,8 +21,9 @@ from mmengine.registry import MODELS, WEIGHT_INITIALIZERS
 from torch import Tensor, nn
 
 from .attention import INFERENCE_CHUNK, WindowAttentionV2
-from .windows import (cached, effective_window, from_windows, to_windows, window_groups,
-                      window_layout)
+from .v1_compat import check_v1_arguments
+from .windows import (cached, capturing, effective_window, from_windows, static_size,
+                      to_windows, window_groups, window_layout)
 
 IntOrSeq = Union[int, Sequence[int]]
 
@@ -106,7 +107,7 @@ class SwinBlockV2(nn.Module):
         Padding, the cyclic shift and the partition are one gather (windows.py), which also
         orders the windows so that only the last row and column of windows carry a mask.
         """
-        B, H, W, C = x.shape
+        B, H, W, C = (static_size(s) for s in x.shape)  # ints, also under torch.jit.trace
         window, shift = effective_window(H, W, self.window_size)
         if not self.shift:
             shift = 0
@@ -119,7 +120,7 @@ class SwinBlockV2(nn.Module):
     def _forward(self, x: Tensor) -> Tensor:
         x = x + drop_path(self.norm1(self.window_attention(x)), self.drop_path_rate,
                           self.training)
-        if self.training or torch.is_grad_enabled():
+        if self.training or torch.is_grad_enabled() or capturing():
             return x + drop_path(self.norm2(self.mlp(x)), self.drop_path_rate, self.training)
         # Inference: the MLP a chunk of tokens at a time, so that its (tokens, 4C) hidden map
         # stays in cache; over the whole map a large image pays more per pixel.
@@ -317,6 +318,12 @@ class SwinTransformerV2(BaseModule):
         pretrained: deprecated form of `init_cfg=dict(type='Pretrained', checkpoint=...)`,
             as in mmdet's and mmseg's Swin (mmseg segmentors pass theirs on to the
             backbone). Giving both is an error.
+        **swin_v1_args: the arguments of mmdet's / mmseg's Swin V1 `SwinTransformer` that V2
+            has no parameter for (`qkv_bias`, `qk_scale`, `patch_norm`, `strides`, `act_cfg`,
+            `norm_cfg`, `use_abs_pos_embed`, `pretrain_img_size`, `convert_weights`), so that
+            a V1 config migrates by changing its type: accepted where the value means what
+            V2 does, refused in one line where it cannot (models/v1_compat.py,
+            docs/migration.md).
 
     Every argument is checked at construction (docs/backbone.md lists what is allowed).
     """
@@ -352,7 +359,8 @@ class SwinTransformerV2(BaseModule):
                  fused_attention: bool = True,
                  use_mask_token: bool = False,
                  init_cfg: Union[dict, List[dict], None] = None,
-                 pretrained: Optional[str] = None) -> None:
+                 pretrained: Optional[str] = None,
+                 **swin_v1_args) -> None:
         super().__init__(init_cfg=_resolve_init_cfg(init_cfg, pretrained))
         arch = self._resolve_arch(arch, embed_dims, depths, num_heads)
         self.embed_dims = arch['embed_dims']
@@ -371,6 +379,8 @@ class SwinTransformerV2(BaseModule):
         attn_drop_rate = _check_rate('attn_drop_rate', attn_drop_rate)
         drop_path_rate = _check_rate('drop_path_rate', drop_path_rate)
         patch_size = _check_int('patch_size', patch_size, 1)
+        if swin_v1_args:
+            check_v1_arguments(swin_v1_args, patch_size, self.num_stages)
         self.in_channels = _check_int('in_channels', in_channels, 1)
         self.out_indices = _check_out_indices(out_indices, self.num_stages)
         # mmdet's meaning: 0 freezes the patch embedding, k also stages [0, k)

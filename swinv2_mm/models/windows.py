@@ -25,6 +25,26 @@ from torch import Tensor
 SHIFT_MASK_VALUE = -100.0
 
 
+def capturing() -> bool:
+    """Whether the forward is being recorded as a graph of aten ops: torch.jit.trace (and what
+    builds on it: mmengine's FLOP counter, the TorchScript ONNX exporter) or torch.export.
+
+    The graph then holds the network's math in plain ops: the window gathers without their
+    custom backward, attention spelt out (matmul, softmax), the position bias computed from
+    the CPB MLP, no chunk loops. That is what FLOP counters count and what exporters know;
+    eager keeps its fused kernels and caches. Sizes are decided in Python from the example,
+    as in eager, so a recorded graph is for its example's input size (a dynamic-size ONNX
+    graph comes from swinv2_mm/deploy/swin_rewrite.py).
+    """
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
+
+
+def static_size(size) -> int:
+    """A size as a Python int. torch.jit.trace hands sizes out as 0-d tensors; the window
+    layout is decided from them in Python, which specialises the trace to this size."""
+    return int(size) if isinstance(size, Tensor) else size
+
+
 def cached(fn, *args):
     """Call an lru_cached helper through its cache, except while torch.compile traces: then
     the wrapped function is traced (its result becomes a constant of the graph)."""
@@ -168,14 +188,19 @@ class _GatherRows(torch.autograd.Function):
 def to_windows(x: Tensor, layout: WindowLayout) -> Tensor:
     """(B, H, W, C) map -> (num_windows * B * N, C) window rows (padded, rolled)."""
     rows = x.reshape(-1, x.shape[-1])
+    if capturing():  # the gather itself; autograd gives it index_select's backward
+        return _take_rows(rows, layout.to_windows, layout.to_windows_zero)
     return _GatherRows.apply(rows, layout.to_windows, layout.to_windows_zero,
                              layout.from_windows, None)
 
 
 def from_windows(rows: Tensor, layout: WindowLayout, shape: torch.Size) -> Tensor:
     """Inverse of `to_windows`: window rows -> (B, H, W, C) map (unrolled, cropped)."""
-    out = _GatherRows.apply(rows.reshape(-1, rows.shape[-1]), layout.from_windows, None,
-                            layout.to_windows, layout.to_windows_zero)
+    rows = rows.reshape(-1, rows.shape[-1])
+    if capturing():
+        return _take_rows(rows, layout.from_windows, None).reshape(shape)
+    out = _GatherRows.apply(rows, layout.from_windows, None, layout.to_windows,
+                            layout.to_windows_zero)
     return out.reshape(shape)
 
 
