@@ -124,8 +124,13 @@ def test_no_decay_keys_reach_backbone_parameters():
 
 
 def test_import_swinv2_mm_stays_light():
+    """`import swinv2_mm` (what custom_imports runs) registers the backbone and installs the
+    checkpoint allow-list; it loads no mmdet/mmseg/mmcv and none of the tools' launch code,
+    whose names swinv2_mm.engine still gives on first use."""
     code = ('import sys, swinv2_mm; bad = [m for m in sys.modules if m.split(".")[0] in '
-            '("mmdet", "mmseg", "mmcv") or m == "swinv2_mm.engine"]; print(bad); '
+            '("mmdet", "mmseg", "mmcv") or m == "swinv2_mm.engine.launch"]; print(bad); '
+            'from swinv2_mm.engine import run_train, ToolError; '
+            'assert "swinv2_mm.engine.launch" in sys.modules; '
             'sys.exit(1 if bad else 0)')
     assert subprocess.run([PYTHON, '-c', code], cwd=ROOT).returncode == 0
 

@@ -1,17 +1,34 @@
 """Training and testing entry points behind tools/ (mmdet and mmseg configs alike).
 
-Free of mmdet/mmseg/mmcv at import (they are imported inside the functions that need them):
-`swinv2_mm/__init__.py` imports checkpoint_safety from here to install the Runner-checkpoint
-allow-list, and `import swinv2_mm` must stay light.
+`import swinv2_mm` imports checkpoint_safety from here to install the Runner-checkpoint
+allow-list, and must stay light (torch and mmengine only). So this package's names are
+resolved lazily (PEP 562): the launch code, and the mmdet/mmseg/mmcv it imports inside its
+functions, load on first use, not with the package.
 """
-from .checkpoint_files import CheckpointFileError
-from .checkpoint_safety import (UnsafeCheckpointError, install_runner_checkpoint_allowlist,
-                                runner_checkpoint_globals, trusted_runner_checkpoints)
-from .errors import ToolError
-from .launch import (add_launch_args, build_runner, load_config, parse_launch_args,
-                     prepare_test_config, prepare_train_config, run_test, run_train, task_of)
+import importlib
 
-__all__ = ['CheckpointFileError', 'ToolError', 'UnsafeCheckpointError', 'add_launch_args',
-           'build_runner', 'install_runner_checkpoint_allowlist', 'load_config',
-           'parse_launch_args', 'prepare_test_config', 'prepare_train_config', 'run_test',
-           'run_train', 'runner_checkpoint_globals', 'task_of', 'trusted_runner_checkpoints']
+# name -> submodule that defines it
+_EXPORTS = {
+    'CheckpointFileError': 'checkpoint_files',
+    'UnsafeCheckpointError': 'checkpoint_safety',
+    'install_runner_checkpoint_allowlist': 'checkpoint_safety',
+    'runner_checkpoint_globals': 'checkpoint_safety',
+    'trusted_runner_checkpoints': 'checkpoint_safety',
+    'ToolError': 'errors',
+    **{name: 'launch' for name in (
+        'add_launch_args', 'build_runner', 'load_config', 'parse_launch_args',
+        'prepare_test_config', 'prepare_train_config', 'run_test', 'run_train', 'task_of')},
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(f'.{_EXPORTS[name]}', __name__), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
