@@ -296,6 +296,35 @@ def test_random_resized_crop_follows_scale_and_ratio():
         SimMIMRandomResizedCrop(scale=(0.0, 1.0))
 
 
+def test_reconstruction_picture_and_held_out_losses(tmp_path):
+    from PIL import Image
+    from swinv2_mm.selfsup.visualize import draw_reconstructions, held_out_loss, image_paths
+    _write_images(str(tmp_path / 'images'))
+    paths = image_paths(str(tmp_path / 'images'), limit=3)
+    model = _simmim(window=4)
+    gen = SimMIMMaskGenerator(input_size=64, mask_patch_size=32)
+    out = str(tmp_path / 'pictures' / 'rec.png')
+    drawn = draw_reconstructions(model, paths, out, 64, gen)
+    with Image.open(out) as picture:  # 4 columns of 64 px with 4 px gaps, a 14 px header
+        assert picture.size == (4 * 64 + 3 * 4, 14 + 3 * (64 + 4))
+    assert os.listdir(str(tmp_path / 'pictures')) == ['rec.png']  # no temporary left
+    assert drawn == draw_reconstructions(model, paths, out, 64, gen)  # fixed masks
+    loss = held_out_loss(model, paths, 64, gen, batch_size=2)
+    assert loss == pytest.approx(drawn['loss'], rel=1e-5)
+    # the baseline: every masked pixel the mean of the visible ones, computed here by hand
+    from swinv2_mm.selfsup.data import load_for_reconstruction
+    from swinv2_mm.selfsup.visualize import fixed_masks
+    total = 0.0
+    for path, mask in zip(paths, fixed_masks(gen, 3)):
+        img = torch.from_numpy(load_for_reconstruction(path, 64)).permute(2, 0, 1).float()
+        x = ((img - model.data_preprocessor.mean) / model.data_preprocessor.std)[None]
+        hidden = torch.from_numpy(mask).repeat_interleave(4, 0).repeat_interleave(4, 1).bool()
+        pred = x[..., ~hidden].mean(-1)[..., None]
+        total += float((x[..., hidden] - pred).abs().mean())
+    assert held_out_loss(model, paths, 64, gen, baseline=True) == pytest.approx(total / 3,
+                                                                                rel=1e-4)
+
+
 # -- checkpoints in ----------------------------------------------------------------------------
 def test_official_simmim_checkpoint_loads_everything(tmp_path):
     """An official pre-training file ({'model': encoder.* with the released rpe_mlp name,
@@ -446,7 +475,8 @@ def test_no_weight_decay_where_the_official_code_has_none():
     assert 'backbone.mask_token' in none and 'decoder.0.bias' in none
     assert all(decay[id(names[n])] == 0.0 for n in none)
     for n in ('decoder.0.weight', 'backbone.stages.0.blocks.0.attn.qkv.weight',
-              'backbone.stages.2.blocks.1.mlp.fc1.weight', 'backbone.patch_embed.projection.weight'):
+              'backbone.stages.2.blocks.1.mlp.fc1.weight',
+              'backbone.patch_embed.projection.weight'):
         assert decay[id(names[n])] == pytest.approx(0.05), n
 
 

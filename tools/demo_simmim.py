@@ -2,7 +2,8 @@
 on generated unlabeled images (CPU, minutes), draw reconstructions of held-out images
 (outputs/demo_simmim/reconstructions.png), then fine-tune the detection demo from that
 checkpoint and from scratch with the same short schedule and report both held-out AP50s.
-Exit 0 if the SimMIM loss fell (training and held-out). docs/simmim.md.
+Exit 0 if the SimMIM loss fell (training; held-out below the loss of predicting every masked
+pixel as the mean of the visible ones). docs/simmim.md.
 
     .venv/bin/python tools/demo_simmim.py [--pretrain-iters N] [--finetune-iters N] [--threads 2]
 """

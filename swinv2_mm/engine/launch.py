@@ -173,11 +173,13 @@ def check_datasets(cfg: Config, config: str, loaders: Sequence[str]) -> None:
             if not missing and not (root and not osp.isdir(root)):
                 continue
             name, docs = _DATASET_DOCS.get(task, ('the dataset', 'the docs'))
-            tree = ', '.join(rel for rel, _ in wanted)
+            # (a folder of images, e.g. SimMIM's, expects nothing in particular under it)
+            tree = '; expected under it: ' + ', '.join(rel for rel, _ in wanted) if wanted \
+                else ''
             what = 'does not exist' if root and not osp.isdir(root) else f'has no {missing[0]}'
             raise ToolError(
                 f'dataset not found: {loader}.dataset.data_root={root!r} (from {config}) '
-                f'{what}; expected under it: {tree}. Get {name} as '
+                f'{what}{tree}. Get {name} as '
                 f'{docs} says, or point at your copy with --cfg-options '
                 f'{loader}.dataset.data_root=/path/to/{name.lower()}/ (see {docs})')
 

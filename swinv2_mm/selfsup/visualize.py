@@ -31,11 +31,23 @@ def _batch(model: SimMIM, images: Sequence[np.ndarray], masks: Sequence[np.ndarr
     return data['inputs'], model.masks_of(data['data_samples'])
 
 
+def _visible_mean(model: SimMIM, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A reconstruction that knows nothing of space: every pixel the mean of the image's
+    visible pixels (per channel), in the target's space."""
+    target = model.reconstruction_loss.target(inputs)
+    visible = 1 - model.pixel_mask(mask).to(target)
+    mean = (target * visible).sum((2, 3), keepdim=True) / visible.sum((2, 3), keepdim=True)
+    return mean.expand_as(target)
+
+
 @torch.no_grad()
 def held_out_loss(model: SimMIM, paths: Sequence[str], size: int,
-                  generator: SimMIMMaskGenerator, seed: int = 0, batch_size: int = 8) -> float:
+                  generator: SimMIMMaskGenerator, seed: int = 0, batch_size: int = 8,
+                  baseline: bool = False) -> float:
     """The model's SimMIM loss over `paths` (resized whole to size x size), with fixed masks:
-    mean over images (each batch weighted by its images)."""
+    mean over images (each batch weighted by its images). baseline=True: the same loss for
+    `_visible_mean` instead of the model's reconstruction, the bar a model must pass to have
+    learnt anything about where things are."""
     was_training = model.training
     model.eval()
     masks = fixed_masks(generator, len(paths), seed)
@@ -43,7 +55,12 @@ def held_out_loss(model: SimMIM, paths: Sequence[str], size: int,
     for i in range(0, len(paths), batch_size):
         images = [load_for_reconstruction(p, size) for p in paths[i:i + batch_size]]
         inputs, mask = _batch(model, images, masks[i:i + batch_size])
-        loss, _ = model.loss_and_reconstruction(inputs, mask)
+        if baseline:
+            token_mask = model.token_mask(mask, inputs)
+            loss = model.reconstruction_loss(_visible_mean(model, inputs, token_mask), inputs,
+                                             model.pixel_mask(token_mask))
+        else:
+            loss, _ = model.loss_and_reconstruction(inputs, mask)
         total += float(loss) * len(images)
     model.train(was_training)
     return total / len(paths)
