@@ -17,3 +17,7 @@ fi
 if [[ "$what" == simmim ]]; then
   .venv/bin/python tools/demo_simmim.py
 fi
+# Not part of "all": Mask2Former on the segmentation demo's data (docs/heads.md)
+if [[ "$what" == mask2former ]]; then
+  .venv/bin/python tools/demo_mask2former.py
+fi

@@ -16,20 +16,14 @@ import warnings
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 
-from swinv2_mm.engine.cli import pop_debug, run_guarded  # noqa: E402
+from swinv2_mm.engine.cli import (add_training_step_args, pop_debug, run_guarded,  # noqa: E402
+                                  training_step_size)
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Peak memory of one training step')
     parser.add_argument('config', help='mmdet or mmseg config')
-    parser.add_argument('--size', type=int, nargs='+', required=True, metavar='PIXELS',
-                        help='square input side, or HEIGHT WIDTH (mmdet configs)')
-    parser.add_argument('--batch', type=int, default=1, help='images in the batch')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    parser.add_argument('--json', help='also write the figures to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_training_step_args(parser)
     return parser.parse_args(argv)
 
 
@@ -38,12 +32,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
 
     def body():
-        from swinv2_mm.engine import ToolError
         from swinv2_mm.engine.step_memory import measure_train_step, write_json
-        if len(args.size) > 2 or min(args.size) < 32 or args.batch < 1:
-            raise ToolError(f'--size {" ".join(map(str, args.size))} --batch {args.batch}: '
-                            'need one size (or height and width) >= 32 and a batch >= 1')
-        size = args.size[0] if len(args.size) == 1 else tuple(args.size)
+        size = training_step_size(args)
         r = measure_train_step(args.config, size, args.batch, args.cfg_options,
                                args.threads)
         print(f'one training step of {args.config} at {"x".join(map(str, r["input"]))} '

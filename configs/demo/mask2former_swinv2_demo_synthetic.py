@@ -106,7 +106,7 @@ test_evaluator = val_evaluator
 # The ADE20K configs' optimizer (AdamW, clipping at 0.01, their parameter groups) with two
 # changes for training from scratch: lr 1e-3 instead of fine-tuning's 1e-4, and the backbone at
 # the head's rate instead of 0.1x (that is for a pretrained backbone).
-max_iters = 600
+max_iters = 200
 optim_wrapper = dict(
     optimizer=dict(lr=1e-3),
     paramwise_cfg=dict(custom_keys=dict(

@@ -39,3 +39,30 @@ def run_guarded(body: Callable[[], Optional[int]], debug: bool) -> int:
         sys.stdout.flush()
         print(f'error: {one_line(e)}', file=sys.stderr)
         return 1
+
+
+# tools/step_memory.py and tools/deform_attn_time.py: one training step of a config on
+# synthetic images of a given size.
+def add_training_step_args(parser) -> None:
+    from mmengine.config import DictAction
+    parser.add_argument('--size', type=int, nargs='+', required=True, metavar='PIXELS',
+                        help='square input side, or HEIGHT WIDTH (mmdet configs)')
+    parser.add_argument('--batch', type=int, default=1, help='images in the batch')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--json', help='also write the figures to this JSON file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+
+
+def training_step_size(args, repeats: Optional[int] = None):
+    """--size as the measuring code takes it (an int or (height, width)); a ToolError for
+    sizes, batches (and repeats) that cannot be right."""
+    from .errors import ToolError
+    if len(args.size) > 2 or min(args.size) < 32 or args.batch < 1 or \
+            (repeats is not None and repeats < 1):
+        shown = f'--size {" ".join(map(str, args.size))} --batch {args.batch}'
+        need = 'need one size (or height and width) >= 32 and a batch >= 1'
+        if repeats is not None:
+            shown, need = f'{shown} --repeats {repeats}', f'{need} and repeats >= 1'
+        raise ToolError(f'{shown}: {need}')
+    return args.size[0] if len(args.size) == 1 else tuple(args.size)
