@@ -6,6 +6,7 @@ mmdet's Cascade Mask R-CNN with CocoMetric, mmseg's UperNet with IoUMetric.
 """
 import argparse
 import glob
+import numbers
 import os
 import os.path as osp
 import sys
@@ -145,8 +146,9 @@ def write_metrics_file(path: str, task: DemoTask, metrics: Dict[str, float], pas
         demo=task.name, config=task.config, complete=True,
         command=[osp.relpath(sys.executable)] + list(argv), threads=torch.get_num_threads(),
         passed=passed, target=TARGETS[task.name],
-        metrics={k: v for k, v in metrics.items() if k not in timings
-                 and not k.endswith('_precision') and isinstance(v, (int, float))},
+        # numbers.Real: IoUMetric's figures are numpy float32, which is not a float
+        metrics={k: float(v) for k, v in metrics.items() if k not in timings
+                 and not k.endswith('_precision') and isinstance(v, numbers.Real)},
         per_class=per_class, seconds={k: round(metrics[k], 1) for k in timings},
         load_average_end=list(os.getloadavg()), machine=machine(),
         finished_utc=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
@@ -167,7 +169,7 @@ def demo_cli(name: str, argv=None) -> int:
     os.environ.setdefault('PYTHONHASHSEED', '0')
     task = TASKS[name]
     metrics = run_demo(task, args.iters, args.threads)
-    ok = task.passed(metrics)
+    ok = bool(task.passed(metrics))  # numpy metrics give numpy bools, which JSON refuses
     write_metrics_file(args.metrics_out, task, metrics, ok, [f'tools/demo_{name}.py']
                        + list(sys.argv[1:] if argv is None else argv))
     print(f'[demo] {"PASS" if ok else "FAIL"}: {TARGETS[name]} on the held-out split'

@@ -31,7 +31,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 FENCE = re.compile(r'^(\s*)(`{3,}|~{3,})\s*([\w+-]*)\s*$')
 MARKER = re.compile(r'^\s*<!--\s*docs-check:\s*(.*?)\s*-->\s*$')
@@ -156,6 +156,26 @@ def bash_blocks(root: str, path: str) -> List[Block]:
             blocks.append(block)
         i = j + 1
     return blocks
+
+
+def prose_and_code(text: str) -> List[Tuple[bool, str]]:
+    """The doc cut into runs of prose and of fenced code blocks, (is_code, text) in order,
+    joined back they are the doc. Markers inside code blocks are examples, not markers."""
+    runs: List[Tuple[bool, str]] = []
+    fence, current = None, []
+    for line in text.splitlines(keepends=True):
+        m = FENCE.match(line.rstrip('\n'))
+        if fence is None and m:
+            runs.append((False, ''.join(current)))
+            fence, current = m.group(2), [line]
+        elif fence is not None and line.strip().startswith(fence):
+            current.append(line)
+            runs.append((True, ''.join(current)))
+            fence, current = None, []
+        else:
+            current.append(line)
+    runs.append((fence is not None, ''.join(current)))
+    return [(code, t) for code, t in runs if t]
 
 
 def stray_markers(root: str, path: str) -> List[str]:

@@ -3,7 +3,7 @@ import difflib
 import os
 from typing import Dict, List, Tuple
 
-from .markdown import TABLE, VALUE, DocsError, doc_files
+from .markdown import TABLE, VALUE, DocsError, doc_files, prose_and_code
 from .store import Records, RecordError, format_value, pick
 from .tables import TABLES
 
@@ -27,7 +27,9 @@ def render_text(text: str, records: Records, where: str) -> str:
         except (RecordError, ValueError, TypeError) as e:
             raise DocsError(f'{where}: figure {name}:{path}: {e}') from e
         return f'<!--v:{name}:{path}:{spec}-->{text}<!--/v-->'
-    return VALUE.sub(value, TABLE.sub(table, text))
+    # (a marker inside a code block is an example of the syntax: docs/conventions.md)
+    return ''.join(chunk if code else VALUE.sub(value, TABLE.sub(table, chunk))
+                   for code, chunk in prose_and_code(text))
 
 
 def render_all(root: str) -> Dict[str, Tuple[str, str]]:

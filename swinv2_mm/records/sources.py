@@ -87,7 +87,12 @@ def _demo(name: str, minutes: float) -> Source:
 SOURCES: Dict[str, Source] = {s.name: s for s in [
     _demo('detection', 2.6),
     _demo('segmentation', 2.0),
-    _demo('mask2former', 12.0),  # docs/heads.md; measured loaded (load ~8, 1 thread): quiet ~ less
+    _demo('simmim', 4.0),  # docs/simmim.md: pre-training, then two detection fine-tunings
+    # docs/heads.md. One thread: on a shared, loaded machine two threads per process are
+    # several times slower (measured 36 s against 3 s an iteration at load average 12).
+    Source('demo_mask2former', os.path.join('docs', 'records'),
+           [PY, 'tools/demo_mask2former.py', '--threads', '1'], 3.0, timing=False,
+           out_args=lambda tmp: ['--metrics-out', tmp], collect=_read_json),
     Source('identity', os.path.join('docs', 'records'),
            [PY, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests/test_identity.py'], 1.5,
            timing=False, out_env=lambda tmp: {'SWINV2_MM_IDENTITY_RECORD': tmp},
@@ -127,9 +132,49 @@ SOURCES: Dict[str, Source] = {s.name: s for s in [
 ]}
 
 
+# docs/heads.md (issue 20): one training step of each Mask2Former / DINO config at its training
+# size (DINO at smaller sizes: at 800x1333 one step needs more memory than this machine has),
+# and the share of mmcv's PyTorch deformable attention in a step. Minutes measured loaded.
+def _step_memory(config: str, size: List[str], minutes: float) -> Source:
+    suffix = '' if config.startswith('mask2former') else '_' + 'x'.join(size)
+    return Source(f'train_step_memory_{config}{suffix}', os.path.join('docs', 'records'),
+                  [PY, 'tools/step_memory.py', f'configs/{config}.py', '--size', *size,
+                   '--batch', '1', '--threads', '1'], minutes, timing=False,
+                  out_args=lambda tmp: ['--json', tmp], collect=_read_json)
+
+
+def _deform_attn(name: str, config: str, args: List[str], minutes: float) -> Source:
+    return Source(f'deform_attn_time_{name}', os.path.join('docs', 'records'),
+                  [PY, 'tools/deform_attn_time.py', config] + args, minutes, timing=True,
+                  out_args=lambda tmp: ['--json', tmp], collect=_read_json)
+
+
+SOURCES.update({s.name: s for s in [
+    _step_memory('mask2former_swinv2_tiny_coco-panoptic', ['1024'], 7),
+    _step_memory('mask2former_swinv2_small_coco-panoptic', ['1024'], 8),
+    _step_memory('mask2former_swinv2_base_coco-panoptic', ['1024'], 23),
+    _step_memory('mask2former_swinv2_tiny_ade20k', ['512'], 4),
+    _step_memory('mask2former_swinv2_small_ade20k', ['512'], 7),
+    _step_memory('mask2former_swinv2_base_ade20k', ['640'], 7),
+    _step_memory('dino_swinv2_tiny_coco_12e', ['400', '667'], 7),
+    _deform_attn('mask2former_demo', 'configs/demo/mask2former_swinv2_demo_synthetic.py',
+                 ['--size', '128', '--batch', '8', '--threads', '1', '--repeats', '3'], 2),
+    _deform_attn('mask2former_swinv2_tiny_ade20k', 'configs/mask2former_swinv2_tiny_ade20k.py',
+                 ['--size', '512', '--batch', '1', '--threads', '1', '--repeats', '2'], 12),
+]})
+
+
 def refresh(root: str, name: str, log=print) -> str:
     """Run the source's command, check what it wrote, replace the record. Returns its path."""
     src = SOURCES[name]
+    if 'bf16' in src.argv:
+        import torch
+        capability = torch.backends.cpu.get_cpu_capability()
+        if not capability.startswith('AVX512'):
+            raise RecordError(f'{name}: this CPU ({capability}) has no native bf16 matrix '
+                              'kernels; its bf16 rows would take hours and not be comparable. '
+                              'Refresh it on a CPU with AVX-512 (the record keeps its own '
+                              'cpu_capability)')
     tmp_dir = os.path.join(root, TMP_DIR)
     os.makedirs(tmp_dir, exist_ok=True)
     tmp = os.path.join(tmp_dir, f'{name}.json')

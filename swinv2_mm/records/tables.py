@@ -257,16 +257,50 @@ def demo_detection_classes(records: Records) -> str:
                [[n] + [_ap(per_class[n][k]) for k in kinds] for n in names])
 
 
-@table('demo-segmentation-classes')
-def demo_segmentation_classes(records: Records) -> str:
-    rec = records['demo_segmentation']
-    per_class = rec.get('per_class') or {}
-    if not per_class:
-        raise RecordError('demo_segmentation: no per_class figures')
-    names = list(per_class)
-    kinds = list(per_class[names[0]])
-    return _md(['class'] + kinds, ['---'] + ['---:'] * len(kinds),
-               [[n] + [_f(per_class[n][k], '.2f') for k in kinds] for n in names])
+def _load(rec: dict) -> str:
+    load = rec.get('load_average') or (rec.get('provenance') or {}).get('load_average_start')
+    return _f(load[0] if load else None, '.1f')
+
+
+# docs/heads.md: one training step of each Mask2Former / DINO config (tools/step_memory.py)
+HEADS_STEP_MEMORY = [f'train_step_memory_{n}' for n in (
+    'mask2former_swinv2_tiny_coco-panoptic', 'mask2former_swinv2_small_coco-panoptic',
+    'mask2former_swinv2_base_coco-panoptic', 'mask2former_swinv2_tiny_ade20k',
+    'mask2former_swinv2_small_ade20k', 'mask2former_swinv2_base_ade20k',
+    'dino_swinv2_tiny_coco_12e_400x667')]
+
+
+@table('heads-memory')
+def heads_memory(records: Records) -> str:
+    rows = []
+    for name in HEADS_STEP_MEMORY:
+        r = records[name]
+        b = r['backbone']
+        rows.append([f"`{r['config']}`", 'x'.join(str(v) for v in r['input']),
+                     f"{b['arch']}, window {b['window_size']}"
+                     + (', with_cp' if b.get('with_cp') else ''),
+                     f"{r['parameters'] / 1e6:.1f} M", f"{r['peak_rss_gib']:.1f}",
+                     f"{r['step_added_gib']:.1f}", f"{r['step_seconds']:.0f}", _load(r),
+                     r['date']])
+    return _md(['config', 'input', 'backbone', 'parameters', 'peak RSS GiB',
+                'added by the step GiB', 'step s (1 thread)', 'load average', 'measured'],
+               ['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---'], rows)
+
+
+@table('heads-msda')
+def heads_msda(records: Records) -> str:
+    rows = []
+    for name in ('deform_attn_time_mask2former_demo',
+                 'deform_attn_time_mask2former_swinv2_tiny_ade20k'):
+        r = records[name]
+        rows.append([f"`{r['config']}`", 'x'.join(str(v) for v in r['input']),
+                     f"{r['msda_calls']} x {r['msda_queries']} queries, "
+                     f"{len(r['msda_levels'])} levels",
+                     f"{r['msda_seconds']:.2f}", f"{r['step_seconds']:.2f}",
+                     f"{100 * r['msda_share']:.1f} %", _load(r), r['date']])
+    return _md(['config', 'input', 'deformable attention calls', 'their forward + backward s',
+                'training step s', 'share of the step', 'load average', 'measured'],
+               ['---', '---', '---', '---:', '---:', '---:', '---:', '---'], rows)
 
 
 def _checks(name: str):
