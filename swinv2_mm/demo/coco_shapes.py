@@ -119,6 +119,25 @@ def generate_split(root: str, split: str, num_images: int, seed: int, image_size
     return ann_file
 
 
+def generate_stamped(root: str, stamp: dict, splits: Dict[str, Tuple[int, int]],
+                     image_size: int, force: bool = False) -> Dict[str, str]:
+    """Write each split {name: (num_images, seed)} under `root` unless a generation with the
+    same `stamp` (and this format version) is already there. Returns the annotation files by
+    split."""
+    stamp = dict(stamp, version=FORMAT_VERSION)
+    stamp_file = osp.join(root, 'generated.json')
+    files = {s: osp.join(root, 'annotations', f'instances_{s}.json') for s in splits}
+    if not force and osp.isfile(stamp_file) and all(osp.isfile(f) for f in files.values()):
+        with open(stamp_file, encoding='utf-8') as f:
+            if json.load(f) == stamp:
+                return files
+    for split, (num_images, seed) in splits.items():
+        generate_split(root, split, num_images, seed=seed, image_size=image_size)
+    with open(stamp_file, 'w', encoding='utf-8') as f:
+        json.dump(stamp, f)
+    return files
+
+
 def generate(root: str = 'data/synthetic_coco', num_train: int = 240, num_val: int = 40,
              image_size: int = 160, seed: int = 0, force: bool = False) -> Dict[str, str]:
     """Write the train and held-out (val) splits unless the same ones are already there.
@@ -126,19 +145,9 @@ def generate(root: str = 'data/synthetic_coco', num_train: int = 240, num_val: i
     Returns the two annotation files by split. The splits use different seeds, so no
     held-out image is a training image.
     """
-    stamp = dict(version=FORMAT_VERSION, num_train=num_train, num_val=num_val,
-                 image_size=image_size, seed=seed)
-    stamp_file = osp.join(root, 'generated.json')
-    files = {s: osp.join(root, 'annotations', f'instances_{s}.json') for s in ('train', 'val')}
-    if not force and osp.isfile(stamp_file) and all(osp.isfile(f) for f in files.values()):
-        with open(stamp_file, encoding='utf-8') as f:
-            if json.load(f) == stamp:
-                return files
-    generate_split(root, 'train', num_train, seed=seed * 2 + 1, image_size=image_size)
-    generate_split(root, 'val', num_val, seed=seed * 2 + 2, image_size=image_size)
-    with open(stamp_file, 'w', encoding='utf-8') as f:
-        json.dump(stamp, f)
-    return files
+    stamp = dict(num_train=num_train, num_val=num_val, image_size=image_size, seed=seed)
+    return generate_stamped(root, stamp, {'train': (num_train, seed * 2 + 1),
+                                          'val': (num_val, seed * 2 + 2)}, image_size, force)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

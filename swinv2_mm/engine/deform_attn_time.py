@@ -15,40 +15,7 @@ from typing import List, Optional
 import torch
 
 from .errors import ToolError
-from .launch import load_config, task_of
-
-
-def _build(config: str, size, batch: int, cfg_options: Optional[dict]):
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import DefaultScope, init_default_scope
-
-    from .step_memory import _det_batch, _seg_batch
-    cfg = load_config(config, cfg_options)
-    task = task_of(cfg)
-    init_default_scope(task)
-    if task == 'mmdet':
-        from mmdet.registry import MODELS
-        from mmdet.utils import register_all_modules
-    else:
-        from mmseg.registry import MODELS
-        from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    import swinv2_mm  # noqa: F401 - the config's custom_imports, as the Runner does
-    model_cfg = cfg.model.copy()
-    model_cfg.backbone.init_cfg = None  # random weights: no download
-    torch.manual_seed(0)
-    model = revert_sync_batchnorm(MODELS.build(model_cfg)).train()
-    model.init_weights()
-    with DefaultScope.overwrite_default_scope(task):
-        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    if task == 'mmdet':
-        head = getattr(model, 'panoptic_head', None)
-        stuff = getattr(head, 'num_stuff_classes', 0) > 0
-        data = _det_batch(batch, size, head.num_things_classes if stuff else None)
-    else:
-        data = _seg_batch(batch, size, model.decode_head.num_classes)
-    return model, optim_wrapper, data
+from .step_memory import build_train_step
 
 
 def _median_seconds(fn, repeats: int) -> float:
@@ -67,7 +34,8 @@ def measure(config: str, size, batch: int = 1, cfg_options: Optional[dict] = Non
     import mmcv.ops.multi_scale_deform_attn as msda
     if threads:
         torch.set_num_threads(threads)
-    model, optim_wrapper, data = _build(config, size, batch, cfg_options)
+    _, _, model, optim_wrapper, data = build_train_step(config, size, batch, cfg_options)
+    model.init_weights()
 
     calls: List[tuple] = []
     original = msda.multi_scale_deformable_attn_pytorch

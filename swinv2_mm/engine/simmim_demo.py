@@ -31,19 +31,10 @@ def generate_unlabeled(root: str = UNLABELED_ROOT, num_images: int = 1000,
                        seed: int = 1000) -> str:
     """Unlabeled images of the detection demo's kind (its generator, another seed: none is a
     held-out image); written once. Returns the image folder."""
-    import json
-    from ..demo.coco_shapes import generate_split
-    folder = osp.join(root, 'images')
-    stamp = dict(num_images=num_images, seed=seed, image_size=160)
-    stamp_file = osp.join(root, 'generated.json')
-    if osp.isfile(stamp_file) and osp.isdir(folder):
-        with open(stamp_file, encoding='utf-8') as f:
-            if json.load(f) == stamp:
-                return folder
-    generate_split(root, 'images', num_images, seed=seed, image_size=160)  # labels unused
-    with open(stamp_file, 'w', encoding='utf-8') as f:
-        json.dump(stamp, f)
-    return folder
+    from ..demo.coco_shapes import generate_stamped
+    generate_stamped(root, dict(num_images=num_images, seed=seed, image_size=160),
+                     {'images': (num_images, seed)}, image_size=160)  # labels unused
+    return osp.join(root, 'images')
 
 
 def _loss_curve(losses: np.ndarray, points: int = 10) -> List[Dict[str, float]]:

@@ -75,15 +75,14 @@ def _seg_batch(batch: int, size: int, num_classes: int):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def measure_train_step(config: str, size: int, batch: int = 1,
-                       cfg_options: Optional[dict] = None, threads: Optional[int] = None) -> dict:
-    """One training step of `config` on `batch` synthetic images of size x size (size may
-    be (height, width) for mmdet configs)."""
+def build_train_step(config: str, size, batch: int = 1, cfg_options: Optional[dict] = None):
+    """What a training step of `config` needs, as the Runner builds it: the loaded config,
+    its task, the model (random weights: no checkpoint download), the config's optimizer
+    wrapper and a synthetic batch of `batch` images (size: an int, or (height, width) for
+    mmdet configs)."""
     from mmengine.model import revert_sync_batchnorm
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope, init_default_scope
-    if threads:
-        torch.set_num_threads(threads)
     cfg = load_config(config, cfg_options)
     task = task_of(cfg)
     if task not in ('mmdet', 'mmseg'):
@@ -111,6 +110,16 @@ def measure_train_step(config: str, size: int, batch: int = 1,
         data = _det_batch(batch, size, head.num_things_classes if panoptic else None)
     else:
         data = _seg_batch(batch, size, model.decode_head.num_classes)
+    return cfg, task, model, optim_wrapper, data
+
+
+def measure_train_step(config: str, size: int, batch: int = 1,
+                       cfg_options: Optional[dict] = None, threads: Optional[int] = None) -> dict:
+    """One training step of `config` on `batch` synthetic images of size x size (size may
+    be (height, width) for mmdet configs)."""
+    if threads:
+        torch.set_num_threads(threads)
+    cfg, task, model, optim_wrapper, data = build_train_step(config, size, batch, cfg_options)
     params = sum(p.numel() for p in model.parameters())
 
     before = _rss_kib('VmRSS')

@@ -225,17 +225,19 @@ def cosine_attention(q: Tensor, k: Tensor, v: Tensor, logit_scale: Tensor, attn_
     # F.normalize's default eps (1e-12) is 0 in float16, and a padded token's key is exactly
     # zero (V2 has no key bias): 0 / 0. The smallest normal number of the dtype is safe.
     eps = max(1e-12, torch.finfo(q.dtype).tiny)
-    scale = torch.clamp(logit_scale, max=LOGIT_SCALE_MAX).exp().to(q.dtype)
+    # in logit_scale's dtype (a float32 parameter): _unit folds it in at float32
+    scale = torch.clamp(logit_scale, max=LOGIT_SCALE_MAX).exp()
     path = attention_path(q, fused)
     if path == 'plain':
         q, k = F.normalize(q, dim=-1, eps=eps), F.normalize(k, dim=-1, eps=eps)
+        scale = scale.to(q.dtype)
 
         def attend(qg, kg, vg, shift_mask):
             return _plain_attention(qg, kg, vg, scale, attn_bias, shift_mask, dropout_p)
     else:
         # Folding the per-head scale into q turns cosine attention into plain SDPA (scale 1);
         # it rides on q's normalisation: one pass over q instead of two.
-        q = _unit(q, eps, torch.clamp(logit_scale, max=LOGIT_SCALE_MAX).exp())
+        q = _unit(q, eps, scale)
         k = _unit(k, eps)
         kernel = _sdpa_attention if path == 'sdpa' else _cpu_attention
         if path == 'cpu' and torch.is_autocast_enabled('cpu'):
