@@ -57,8 +57,9 @@ def segmentation(spec, results):
 def main():
     spec = json.loads(sys.argv[1])
     results = {}
-    # Before any config is read, torch >= 2.6 refuses a Runner checkpoint: what every user
-    # meets without the plugin. After custom_imports imported swinv2_mm, it loads.
+    # torch >= 2.6 refuses a Runner checkpoint in its own torch.load, before any config is
+    # read and still after custom_imports imported swinv2_mm (which changes only mmengine's
+    # checkpoint loading, what the APIs below go through).
     import torch
     first = next(iter(spec['det']['checkpoints'].values()))
     attempt(results, 'torch.load/before_custom_imports',

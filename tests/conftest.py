@@ -1,4 +1,6 @@
 import os
+import os.path as osp
+import runpy
 import sys
 
 import pytest
@@ -29,3 +31,50 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_sep('-', f'identity: largest |ours - reference| over all {what}')
             for reference, err in sorted(errors.items()):
                 terminalreporter.write_line(f'{reference:>22}: {err:.3g}')
+
+
+# -- one set of demo data and Runner checkpoints per test run, for the tests that load them ----
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_DET = osp.join(ROOT, 'configs', 'demo', 'cascade_swinv2_demo_synthetic.py')
+DEMO_SEG = osp.join(ROOT, 'configs', 'demo', 'upernet_swinv2_demo_synthetic.py')
+# a couple of iterations, no validation: the demo configs shrunk for a test
+SHORT = ['train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=1',
+         'default_hooks.logger.interval=1', 'val_cfg=None', 'val_dataloader=None',
+         'val_evaluator=None']
+
+
+def det_data_options(root):
+    return [f'train_dataloader.dataset.data_root={root}']
+
+
+def seg_data_options(root):
+    return [f'{loader}.dataset.data_root={root}'
+            for loader in ('train_dataloader', 'test_dataloader')]
+
+
+@pytest.fixture(scope='session')
+def data(tmp_path_factory):
+    """Two images a split of the detection and the segmentation demo's generated data."""
+    from swinv2_mm.demo import ade_shapes, coco_shapes
+    root = tmp_path_factory.mktemp('data')
+    coco = str(root / 'coco') + '/'
+    coco_shapes.generate(coco, num_train=2, num_val=2, image_size=128, seed=3)
+    ade = ade_shapes.generate(str(root / 'ade'), num_train=2, num_val=2)
+    seg_image = osp.join(ade, 'images', 'validation', 'ade_shapes_00000.jpg')
+    import cv2
+    return dict(coco=coco, ade=ade, det_image=osp.join(coco, 'val', '000001.png'),
+                seg_image=seg_image, seg_image_hw=list(cv2.imread(seg_image).shape[:2]))
+
+
+@pytest.fixture(scope='session')
+def ours(data, tmp_path_factory):
+    """Runner checkpoints written by our tools/train.py: one iteration of each demo."""
+    work = tmp_path_factory.mktemp('ours')
+
+    def train(argv):  # tools/train.py's main() in this process
+        assert runpy.run_path(osp.join(ROOT, 'tools', 'train.py'))['main'](argv) == 0
+    train([DEMO_DET, '--work-dir', str(work / 'det'), '--cfg-options', *det_data_options(data['coco']),
+           *SHORT, 'train_cfg.max_iters=1'])
+    train([DEMO_SEG, '--work-dir', str(work / 'seg'), '--cfg-options', *seg_data_options(data['ade']),
+           *SHORT, 'train_cfg.max_iters=1'])
+    return dict(det=str(work / 'det' / 'iter_1.pth'), seg=str(work / 'seg' / 'iter_1.pth'))

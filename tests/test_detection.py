@@ -20,9 +20,9 @@ from mmengine.hooks import Hook  # noqa: E402
 from mmengine.registry import HOOKS  # noqa: E402
 
 from swinv2_mm.demo.coco_shapes import generate  # noqa: E402
+from swinv2_mm.checkpoint import read_torch_file  # noqa: E402
 from swinv2_mm.engine import (ToolError, UnsafeCheckpointError, prepare_test_config,  # noqa
-                              prepare_train_config, run_test, run_train,
-                              trusted_runner_checkpoints)
+                              prepare_train_config, run_test, run_train)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {arch: osp.join(ROOT, 'configs', f'cascade_swinv2_{arch}_coco.py')
@@ -207,8 +207,7 @@ def test_resume_from_path_restores_iteration_and_optimizer(trained, data_root, t
     RECORDED.clear()
     runner = run_train(cfg)
     assert RECORDED['iter'] == 2 and runner.iter == 4
-    with trusted_runner_checkpoints():
-        saved = torch.load(ckpt_path, map_location='cpu')
+    saved = read_torch_file(ckpt_path, map_location='cpu')
     assert saved['meta']['iter'] == 2
     got, want = RECORDED['optimizer'], saved['optimizer']
     assert got['state'].keys() == want['state'].keys() and len(got['state']) > 0

@@ -28,22 +28,11 @@ SEG = 'configs/demo/upernet_swinv2_demo_synthetic.py'
 SITE_TOOLS = {pkg: osp.join(osp.dirname(__import__(pkg).__file__), '.mim', 'tools')
               for pkg in ('mmdet', 'mmseg')}
 ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-# through every entry point; 'runner_getattr' (the allow-list's one function abused) is
-# read by torch.load alone: the same unpickler sits behind every entry point
+# through every entry point; 'runner_getattr' (getattr reaching past HistoryBuffer's
+# statistics) through our reader alone: the same unpickler sits behind every entry point
+# (tests/test_hostile_files.py takes every attack through every entry point)
 HOSTILE = ('raw_pickle', 'torch_zip', 'runner_shaped')
-# a couple of iterations, no validation: the demo configs shrunk for a test
-SHORT = ['train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=1',
-         'default_hooks.logger.interval=1', 'val_cfg=None', 'val_dataloader=None',
-         'val_evaluator=None']
-
-
-def _det_data(root):
-    return [f'train_dataloader.dataset.data_root={root}']
-
-
-def _seg_data(root):
-    return [f'{loader}.dataset.data_root={root}'
-            for loader in ('train_dataloader', 'test_dataloader')]
+from conftest import SHORT, det_data_options, seg_data_options  # noqa: E402 - the demo fixtures' options
 
 
 def _run(args, timeout=600):
@@ -52,42 +41,12 @@ def _run(args, timeout=600):
                           text=True, timeout=timeout)
 
 
-def _our_train(argv):
-    """tools/train.py's main() in this process (its own tests run it as a subprocess)."""
-    code = runpy.run_path(osp.join(ROOT, 'tools', 'train.py'))['main'](argv)
-    assert code == 0
-
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    from swinv2_mm.demo import ade_shapes, coco_shapes
-    root = tmp_path_factory.mktemp('data')
-    coco = str(root / 'coco') + '/'
-    coco_shapes.generate(coco, num_train=2, num_val=2, image_size=128, seed=3)
-    ade = ade_shapes.generate(str(root / 'ade'), num_train=2, num_val=2)
-    seg_image = osp.join(ade, 'images', 'validation', 'ade_shapes_00000.jpg')
-    import cv2
-    return dict(coco=coco, ade=ade, det_image=osp.join(coco, 'val', '000001.png'),
-                seg_image=seg_image, seg_image_hw=list(cv2.imread(seg_image).shape[:2]))
-
-
-@pytest.fixture(scope='module')
-def ours(data, tmp_path_factory):
-    """Runner checkpoints written by our tools/train.py: one iteration of each demo."""
-    work = tmp_path_factory.mktemp('ours')
-    _our_train([osp.join(ROOT, DET), '--work-dir', str(work / 'det'), '--cfg-options',
-                *_det_data(data['coco']), *SHORT, 'train_cfg.max_iters=1'])
-    _our_train([osp.join(ROOT, SEG), '--work-dir', str(work / 'seg'), '--cfg-options',
-                *_seg_data(data['ade']), *SHORT, 'train_cfg.max_iters=1'])
-    return dict(det=str(work / 'det' / 'iter_1.pth'), seg=str(work / 'seg' / 'iter_1.pth'))
-
-
 @pytest.fixture(scope='module')
 def mmdet_resumed(data, ours, tmp_path_factory):
     """mmdet's own tools/train.py --resume from our checkpoint, one more iteration."""
     work = str(tmp_path_factory.mktemp('mmdet_resume'))
     proc = _run([osp.join(SITE_TOOLS['mmdet'], 'train.py'), DET, '--work-dir', work,
-                 '--resume', ours['det'], '--cfg-options', *_det_data(data['coco']), *SHORT,
+                 '--resume', ours['det'], '--cfg-options', *det_data_options(data['coco']), *SHORT,
                  'train_cfg.max_iters=2'])
     return proc, work
 
@@ -103,8 +62,8 @@ class _Payload:
 
 
 class _Escalation:
-    """builtins.getattr is allowed for HistoryBuffer's statistics only; a file that reaches
-    for anything else through it (here a dunder of the allowed class) is refused."""
+    """getattr names HistoryBuffer's statistics only; a file that reaches for anything else
+    through it (here a dunder of the class) is refused."""
 
     def __reduce__(self):
         from mmengine.logging import HistoryBuffer
@@ -115,7 +74,8 @@ class _Escalation:
 def hostile(ours, tmp_path_factory):
     """kind -> (file, marker folder that must never appear)."""
     folder = tmp_path_factory.mktemp('hostile')
-    runner = torch.load(ours['det'], map_location='cpu')  # a real Runner checkpoint
+    from swinv2_mm.checkpoint import read_torch_file
+    runner = read_torch_file(ours['det'], map_location='cpu')  # a real Runner checkpoint
     files = {}
     for kind in HOSTILE + ('runner_getattr',):
         path, marker = str(folder / f'{kind}.pth'), str(folder / f'{kind}_code_ran')
@@ -137,7 +97,7 @@ def hostile(ours, tmp_path_factory):
 
 
 def _refused(message):
-    return 'Weights only load failed' in message or 'refused to load checkpoint' in message
+    return 'refused to load checkpoint' in message
 
 
 # -- the inference APIs, in a fresh process as a notebook uses them ---------------------------
@@ -155,12 +115,11 @@ def test_inference_apis_load_runner_checkpoints_and_refuse_hostile_files(data, o
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
     assert proc.returncode == 0 and line, proc.stderr[-3000:]
     results = json.loads(line[0][len('RESULT '):])
-    # without the plugin, torch refuses the Runner's checkpoint; with it, it loads
-    status, message = results.pop('torch.load/before_custom_imports')
-    assert status == 'error' and 'Weights only load failed' in message, message
-    assert results.pop('torch.load/after_custom_imports') == [
-        'ok', ['message_hub', 'meta', 'optimizer', 'param_schedulers', 'rng_state',
-               'state_dict']]
+    # torch's own torch.load refuses the Runner's checkpoint, before and after the plugin's
+    # import: the import widens nothing outside OpenMMLab's checkpoint loading
+    for when in ('before', 'after'):
+        status, message = results.pop(f'torch.load/{when}_custom_imports')
+        assert status == 'error' and 'Weights only load failed' in message, (when, message)
     for api in ('init_detector', 'DetInferencer'):
         for name in ('ours', 'mmdet_train'):
             status, found = results.pop(f'{api}/{name}')
@@ -185,7 +144,7 @@ def test_mmdet_train_resumes_a_runner_checkpoint(mmdet_resumed):
 
 def test_mmseg_test_tool_tests_a_runner_checkpoint(data, ours, tmp_path):
     proc = _run([osp.join(SITE_TOOLS['mmseg'], 'test.py'), SEG, ours['seg'], '--work-dir',
-                 str(tmp_path), '--cfg-options', *_seg_data(data['ade'])[1:]])
+                 str(tmp_path), '--cfg-options', *seg_data_options(data['ade'])[1:]])
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'mIoU' in log and 'Iter(test) [2/2]' in log
@@ -203,51 +162,60 @@ def test_openmmlab_tools_refuse_hostile_checkpoints(kind, data, hostile, tmp_pat
                                                     monkeypatch):
     path, marker = hostile[kind]
     monkeypatch.chdir(ROOT)
-    with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
+    from swinv2_mm.engine import UnsafeCheckpointError
+    with pytest.raises(UnsafeCheckpointError, match='refused to load checkpoint'):
         _mm_tool('mmdet', 'train.py', [DET, '--work-dir', str(tmp_path / 'det'), '--resume',
-                                       path, '--cfg-options', *_det_data(data['coco']),
+                                       path, '--cfg-options', *det_data_options(data['coco']),
                                        *SHORT, 'train_cfg.max_iters=2'], monkeypatch)
     assert not osp.exists(osp.join(tmp_path, 'det', 'iter_2.pth'))
-    with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
+    with pytest.raises(UnsafeCheckpointError, match='refused to load checkpoint'):
         _mm_tool('mmseg', 'test.py', [SEG, path, '--work-dir', str(tmp_path / 'seg'),
-                                      '--cfg-options', *_seg_data(data['ade'])[1:]],
+                                      '--cfg-options', *seg_data_options(data['ade'])[1:]],
                  monkeypatch)
     # and this package's own reader (tools/test.py, --resume, image_demo.py)
-    from swinv2_mm.engine import UnsafeCheckpointError
     from swinv2_mm.engine.checkpoint_files import read_checkpoint_file
     with pytest.raises(UnsafeCheckpointError, match='refused to load checkpoint'):
         read_checkpoint_file(path, 'checkpoint')
     assert not osp.exists(marker)
 
 
-def test_allow_list_admits_nothing_else(hostile):
-    """Every kind of hostile file, read by torch.load itself: refused, nothing run."""
+def test_hostile_files_refused_by_torch_and_by_our_reader(hostile, ours):
+    """torch.load itself still refuses every hostile file and also the Runner's own
+    checkpoint (the import widened nothing); our reader refuses the hostile ones, naming
+    what they ask for, and reads the Runner's."""
+    from swinv2_mm.checkpoint import UnsafeCheckpointError, read_torch_file
     for kind, (path, marker) in hostile.items():
-        with pytest.raises(pickle.UnpicklingError, match='Weights only load failed') as e:
+        with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
             torch.load(path, map_location='cpu')
+        with pytest.raises(UnsafeCheckpointError, match='refused to load checkpoint') as e:
+            read_torch_file(path)
+        assert len(str(e.value).splitlines()) == 1
         if kind == 'runner_getattr':
-            assert "getattr(HistoryBuffer, '__init__')" in str(e.value)
+            assert "getattr(mmengine.logging.history_buffer.HistoryBuffer, '__init__')" in \
+                str(e.value)
+        elif kind != 'raw_pickle':  # (a raw pickle is refused at its first global already)
+            assert 'os.mkdir' in str(e.value) or 'posix.mkdir' in str(e.value), str(e.value)
         assert not osp.exists(marker)
+    with pytest.raises(pickle.UnpicklingError, match='Weights only load failed'):
+        torch.load(ours['det'], map_location='cpu')
+    assert set(read_torch_file(ours['det'])) >= {'meta', 'state_dict', 'message_hub'}
 
 
-def test_allow_list_survives_other_safe_globals_users():
-    """torch's safe_globals context manager removes what it added on exit; a user's
-    `with safe_globals([HistoryBuffer])` must not take the Runner allow-list with it, and
-    our own tools' context does not remove it either."""
-    from mmengine.logging import HistoryBuffer
-
-    from swinv2_mm.engine.checkpoint_safety import (runner_checkpoint_globals,
-                                                    trusted_runner_checkpoints)
-    wanted = set(runner_checkpoint_globals())
-    with torch.serialization.safe_globals([HistoryBuffer]):
-        pass
-    with trusted_runner_checkpoints():
-        pass
-    assert wanted <= set(torch.serialization.get_safe_globals())
-    names = {name for _, name in wanted}
-    assert {'mmengine.logging.history_buffer.HistoryBuffer', 'builtins.getattr',
-            'numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct',
-            'numpy.ndarray', 'numpy.dtype'} <= names
-    # nothing beyond numpy's array/dtype/scalar machinery, HistoryBuffer and its getattr
-    assert all(n.startswith(('numpy.', 'mmengine.logging.')) or n == 'builtins.getattr'
-               for n in names), sorted(names)
+def test_import_changes_no_torch_allow_list_and_routes_mmengine_loading():
+    """In a fresh process: `import swinv2_mm` adds nothing to torch's safe globals (torch
+    registers its own DTensor classes when mmengine imports torch.distributed.tensor: only
+    torch's own may appear); mmengine's local and http(s) schemes are ours afterwards, the
+    others mmengine's."""
+    code = (
+        'import torch, json; g = torch.serialization.get_safe_globals; before = set(map(str, g()));'
+        'import swinv2_mm; added = sorted(set(map(str, g())) - before);'
+        'from mmengine.runner.checkpoint import CheckpointLoader as C;'
+        'print(json.dumps([added, {p: f.__module__ for p, f in C._schemes.items()}]))')
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=ENV, capture_output=True,
+                         text=True, timeout=300)
+    added, schemes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert all(name.startswith("<class 'torch.distributed.") for name in added), added
+    ours = 'swinv2_mm.engine.checkpoint_safety'
+    assert schemes[''] == schemes['http://'] == schemes['https://'] == ours
+    assert all(m == 'mmengine.runner.checkpoint' for p, m in schemes.items()
+               if p not in ('', 'http://', 'https://'))

@@ -22,7 +22,7 @@ pytest.importorskip('mmdet')
 pytest.importorskip('mmseg')
 pytest.importorskip('mmcv._ext')
 
-from swinv2_mm.engine import trusted_runner_checkpoints  # noqa: E402
+from swinv2_mm.checkpoint import read_torch_file  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -84,8 +84,7 @@ def _train(config, options, work_dir, *extra, kill=None, popen=False):
 
 
 def _load(path):
-    with trusted_runner_checkpoints():
-        return torch.load(path, map_location='cpu')
+    return read_torch_file(path, map_location='cpu')
 
 
 def _assert_identical(got_path, want_path):

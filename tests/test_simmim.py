@@ -386,14 +386,12 @@ def pretrained(tmp_path_factory):
 
 
 def test_runner_pretrains_and_resumes_whole_model(pretrained):
-    from swinv2_mm.engine import trusted_runner_checkpoints
     assert len(pretrained['losses']) == 3 and np.isfinite(pretrained['losses']).all()
     assert osp.isfile(pretrained['checkpoint'])
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.model.init_cfg = dict(type='Pretrained', checkpoint=pretrained['checkpoint'])
     model = MODELS.build(cfg.model)
-    with trusted_runner_checkpoints():
-        model.init_weights()
+    model.init_weights()  # a Runner checkpoint: read with the restricted unpickler
     for key, value in pretrained['state'].items():  # backbone, mask token, decoder
         assert torch.equal(model.state_dict()[key], value), key
 
@@ -401,13 +399,11 @@ def test_runner_pretrains_and_resumes_whole_model(pretrained):
 def test_pretrained_backbone_feeds_a_detector_backbone(pretrained):
     """init_cfg=dict(type='Pretrained', checkpoint=RUNNER_FILE, prefix='backbone.') on the
     detection demo's backbone: every backbone weight, no mask token."""
-    from swinv2_mm.engine import trusted_runner_checkpoints
     det = Config.fromfile(osp.join(ROOT, 'configs', 'demo', 'cascade_swinv2_demo_synthetic.py'))
     backbone = dict(det.model.backbone, init_cfg=dict(
         type='Pretrained', checkpoint=pretrained['checkpoint'], prefix='backbone.'))
     model = MODELS.build(backbone)
-    with trusted_runner_checkpoints():
-        model.init_weights()
+    model.init_weights()  # a Runner checkpoint: read with the restricted unpickler
     assert model.mask_token is None
     own = model.state_dict()
     loaded = {k[len('backbone.'):]: v for k, v in pretrained['state'].items()

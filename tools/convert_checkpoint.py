@@ -33,11 +33,9 @@ def main() -> int:
 
     def body():
         from swinv2_mm.checkpoint.export import convert_file
-        from swinv2_mm.engine import trusted_runner_checkpoints
-        # mmengine Runner checkpoints (a detector's, a SimMIM pre-training's) hold the
-        # Runner's own objects beside the weights: allowed, and nothing else.
-        with trusted_runner_checkpoints():
-            lines = convert_file(args.src, args.dst, force=args.force)
+        # Runner checkpoints (a detector's, a SimMIM pre-training's) are read like weights:
+        # with the restricted unpickler, which takes the Runner's own state and nothing else.
+        lines = convert_file(args.src, args.dst, force=args.force)
         for line in lines:
             print(line)
     return run_guarded(body, debug)

@@ -219,6 +219,9 @@ def convert(raw: RawCheckpoint, fmt: Optional[str] = None, prefix: Optional[str]
     rules = _RULES[fmt]
     head = _HEADS.get(fmt)
     for key, value in state.items():
+        if re.search(r'\d{7}', key):  # no stage or block index is that long; int() of a
+            out.unknown.append(key[:80])  # hostile key's thousands of digits would raise
+            continue
         if key.endswith(BUFFERS):
             new = _sub(rules, key)
             if key.endswith('relative_coords_table') and new is not None:

@@ -1,6 +1,5 @@
 """Reading weight files without executing anything in them."""
 import json
-from collections import OrderedDict
 import os
 import os.path as osp
 from dataclasses import dataclass, field
@@ -9,6 +8,8 @@ from urllib.parse import urlparse
 
 import torch
 from torch import Tensor
+
+from .safe_pickle import CheckpointReadError, read_torch_file
 
 ACCEPTED = ('the official Microsoft release (.pth with weights under "model") and its SimMIM '
             'releases, timm (.pth or .safetensors), Hugging Face transformers '
@@ -37,15 +38,16 @@ USE_LOCAL_INIT_CFG = ('point init_cfg.checkpoint at the local file, e.g. --cfg-o
                       'model.backbone.init_cfg.checkpoint=/path/to/file')
 
 
-def _download(url: str, use_local: str = USE_LOCAL_INIT_CFG) -> str:
+def download_to_cache(url: str, use_local: str = USE_LOCAL_INIT_CFG,
+                      model_dir: Optional[str] = None, progress: bool = True) -> str:
     """The torch hub cache's copy of `url` (where torch.hub, torchvision and mmengine keep
     theirs), downloaded only if it is not there."""
-    cache = osp.join(torch.hub.get_dir(), 'checkpoints')
+    cache = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
     path = osp.join(cache, osp.basename(urlparse(url).path))
     if not osp.exists(path):
         os.makedirs(cache, exist_ok=True)
         try:
-            torch.hub.download_url_to_file(url, path, progress=True)
+            torch.hub.download_url_to_file(url, path, progress=progress)
         except Exception as e:  # no network, 404, ...
             raise CheckpointError(
                 f'could not download {url} ({type(e).__name__}: {e}). Download it where there '
@@ -128,12 +130,6 @@ def new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-# The official training scripts (main.py, main_simmim_pt.py) save their yacs config (a dict
-# subclass) under 'config' beside the weights. It is read as an OrderedDict, a type torch
-# already allows: its items and flags become plain data, nothing of yacs is imported or run.
-_INERT_GLOBALS = [(OrderedDict, 'yacs.config.CfgNode')]
-
-
 def _is_safetensors(path: str) -> bool:
     # 8-byte little-endian header length, then a JSON object.
     with open(path, 'rb') as f:
@@ -188,19 +184,12 @@ def read_checkpoint(source: str, use_local: str = USE_LOCAL_INIT_CFG) -> RawChec
             raise CheckpointError(f'{path} is a damaged safetensors file: {e}') from e
     else:
         try:
-            # weights_only: tensors and plain containers only; a pickle that would run code
-            # (or construct arbitrary objects) is refused, never executed. The one object
-            # allowed besides: the yacs config of an official (SimMIM) training checkpoint,
-            # read as inert data.
-            with torch.serialization.safe_globals(_INERT_GLOBALS):
-                obj = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as e:  # UnpicklingError, struct.error, EOFError, ...: all 'unreadable'
-            first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            first_line = first_line.split('. ')[0]  # torch appends paragraphs of advice
-            raise CheckpointError(
-                f'{path} cannot be read as weights ({first_line}). Files are read with '
-                'safetensors or torch.load(weights_only=True), which refuses pickles that hold '
-                f'code or arbitrary objects. Accepted: {ACCEPTED}') from e
+            # The restricted unpickler: tensors, plain containers and what an mmengine Runner
+            # (or the official training scripts: their yacs config) saves beside the weights;
+            # a pickle that would run code or build anything else is refused, never executed.
+            obj = read_torch_file(path, map_location='cpu')
+        except CheckpointReadError as e:
+            raise CheckpointError(f'{e}. Accepted: {ACCEPTED}') from e
         state = _unwrap(obj, path)
 
     hf_config = None
@@ -209,6 +198,6 @@ def read_checkpoint(source: str, use_local: str = USE_LOCAL_INIT_CFG) -> RawChec
         try:
             with open(config_json, encoding='utf-8') as f:
                 hf_config = json.load(f)
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError, RecursionError):  # not UTF-8, not JSON, too deep: ignored
             hf_config = None
     return RawCheckpoint(state, path, metadata, hf_config, located.weights)

@@ -1,5 +1,7 @@
 """Loading a pretrained SwinV2 checkpoint into the backbone: every weight or a clear error."""
+import os.path as osp
 import re
+import reprlib
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -16,20 +18,23 @@ def infer_arch(state: Dict[str, Tensor]) -> dict:
     in our names, read off the tensors' shapes."""
     depths: Dict[int, int] = {}
     for key in state:
-        m = re.match(r'stages\.(\d+)\.blocks\.(\d+)\.', key)
+        # Bounded indices: int() of a hostile key's thousands of digits raises ValueError.
+        m = re.match(r'stages\.(\d{1,6})\.blocks\.(\d{1,6})\.', key)
         if m:
             s, b = int(m.group(1)), int(m.group(2))
             depths[s] = max(depths.get(s, 0), b + 1)
     arch = dict(depths=tuple(depths[s] for s in sorted(depths)))
+    # Shapes come from the file (and this runs inside error messages): read only those of the
+    # right rank, and never divide by a zero width.
     proj = state.get('patch_embed.projection.weight')
-    if proj is not None:
+    if proj is not None and proj.dim() == 4:
         arch.update(embed_dims=proj.shape[0], in_channels=proj.shape[1],
                     patch_size=proj.shape[-1])
     heads = [state.get(f'stages.{s}.blocks.0.attn.logit_scale') for s in sorted(depths)]
-    if all(h is not None for h in heads):
+    if all(h is not None and h.dim() > 0 for h in heads):
         arch['num_heads'] = tuple(h.shape[0] for h in heads)
     fc1 = state.get('stages.0.blocks.0.mlp.fc1.weight')
-    if fc1 is not None:
+    if fc1 is not None and fc1.dim() == 2 and fc1.shape[1] > 0:
         arch['mlp_ratio'] = fc1.shape[0] / fc1.shape[1]
     return arch
 
@@ -53,40 +58,99 @@ def describe_arch(state: Dict[str, Tensor]) -> str:
             f'depths={arch["depths"]}, num_heads={arch.get("num_heads", "?")}')
 
 
-def pretrained_window_of_table(table: Tensor) -> Tuple[int, Optional[int]]:
+# Windows (and their normalisers) read from a file are bounded: the released checkpoints use
+# 6..24, and anything far beyond is a damaged or hostile file, not a model to build.
+MAX_WINDOW = 1024
+
+
+def _malformed(source: str, what: str, shown: str, expected: str) -> CheckpointError:
+    return CheckpointError(
+        f'{source}: malformed {what}: {shown} ({expected} expected). The file is damaged or '
+        'was not written by a SwinV2 tool: re-download the checkpoint, or re-convert it from '
+        'the original with tools/convert_checkpoint.py')
+
+
+def checked_int(value, what: str, source: str, lo: int = 1, hi: int = MAX_WINDOW) -> int:
+    """`value`, read from a file's config.json, metadata or tables, as an int in lo..hi.
+    Anything else (a string, list, None, bool, NaN, a negative or absurd number) is refused
+    in one line instead of surfacing later as a ValueError/TypeError/ZeroDivisionError."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 8.0: a JSON writer's integer
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        # reprlib: a hostile value may be huge or deeply nested; the message stays short.
+        raise _malformed(source, what, reprlib.repr(value), f'an integer in {lo}..{hi}')
+    return value
+
+
+def pretrained_window_of_table(table: Tensor, what: str = 'relative_coords_table',
+                               source: str = 'the checkpoint') -> Tuple[int, Optional[int]]:
     """(window, normalising window) a stored relative_coords_table was built with.
 
     The table's last entry is the offset W-1 after x = (W-1) * 8 / (P-1) and
     sign(x) * log2(|x| + 1) / 3; invert it for P. None when W == 1 (nothing to tell).
     """
+    # Stored as (1, 2W-1, 2W-1, 2) floats; the file may hold any tensor under that name.
+    if (not table.is_floating_point() or table.dim() < 2 or table.shape[-1] != 2
+            or table.shape[-2] % 2 == 0 or table.numel() == 0):
+        raise _malformed(source, what, f'{table.dtype} tensor of shape {tuple(table.shape)}',
+                         'a float tensor of shape (1, 2W-1, 2W-1, 2)')
     table = table.reshape(-1, table.shape[-2], 2) if table.dim() == 4 else table
     window = (table.shape[-2] + 1) // 2
     if window == 1:
         return window, None
     t = float(table.reshape(-1, 2)[-1, 0])
-    x = 2.0 ** (t * 3.0) - 1.0
-    return window, int(round((window - 1) * 8.0 / x + 1))
+    # A real table ends in (0, ~5): zero, negative, NaN, inf or huge entries would divide by
+    # zero, overflow or not invert at all.
+    x = 2.0 ** (t * 3.0) - 1.0 if 0.0 < t < 64.0 else 0.0
+    if not x > 0.0:
+        raise _malformed(source, what, f'last entry {t!r}', 'a positive finite coordinate')
+    return window, checked_int(round((window - 1) * 8.0 / x + 1), f'{what} (the window its '
+                                 'last entry implies)', source)
 
 
-def checkpoint_pretrained_windows(conv: Converted, hf_config: Optional[dict]) -> Dict[int, int]:
+def checkpoint_pretrained_windows(conv: Converted, hf_config: Optional[dict],
+                                  source: str = 'the checkpoint') -> Dict[int, int]:
     """Per stage, the window the checkpoint's position bias was normalised with, where the
-    file tells (official and mmpretrain tables; a transformers config.json)."""
+    file tells (official and mmpretrain tables; a transformers config.json). `source`: the
+    weights file (config.json is beside it)."""
     found: Dict[int, int] = {}
-    for (stage, _), table in sorted(conv.coords_tables.items()):
-        _, pretrained = pretrained_window_of_table(table)
+    for (stage, block), table in sorted(conv.coords_tables.items()):
+        _, pretrained = pretrained_window_of_table(
+            table, f'relative_coords_table of stages.{stage}.blocks.{block}', source)
         if pretrained is not None:
             found.setdefault(stage, pretrained)
-    if not found and hf_config and 'window_size' in hf_config:
-        window = int(hf_config['window_size'])
-        pws = hf_config.get('pretrained_window_sizes') or [0] * len(hf_config.get('depths', []))
-        size = hf_config.get('image_size', 0)
-        size = size[0] if isinstance(size, (list, tuple)) else size
-        grid = int(size) // int(hf_config.get('patch_size', 4)) if size else 0
-        for stage, p in enumerate(pws):
-            if p:
-                found[stage] = int(p)
-            elif grid:  # unpretrained stages ran with the window clipped to the map
-                found[stage] = min(window, grid // 2**stage)
+    if found or hf_config is None:
+        return found
+    config = osp.join(osp.dirname(source), 'config.json')
+    # json.load hands over any JSON value; a transformers config.json is an object.
+    if not isinstance(hf_config, dict):
+        raise _malformed(config, 'config.json', reprlib.repr(hf_config), 'a JSON object')
+    if 'window_size' not in hf_config:
+        return found
+
+    def side(key: str, default):  # image_size / patch_size: an int or [h, w] (h is used)
+        value = hf_config.get(key, default)
+        value = value[0] if isinstance(value, (list, tuple)) and value else value
+        return checked_int(value, f'config.json {key!r}', config, hi=1 << 16)
+
+    window = checked_int(hf_config['window_size'], "config.json 'window_size'", config)
+    pws = hf_config.get('pretrained_window_sizes')
+    if not pws:  # none recorded: one 0 per stage
+        depths = hf_config.get('depths', [])
+        if not isinstance(depths, (list, tuple)):
+            raise _malformed(config, "config.json 'depths'", reprlib.repr(depths), 'a list')
+        pws = [0] * len(depths)
+    if not isinstance(pws, (list, tuple)):
+        raise _malformed(config, "config.json 'pretrained_window_sizes'", reprlib.repr(pws),
+                         'a list of integers')
+    pws = [checked_int(p, f"config.json 'pretrained_window_sizes'[{s}]", config, lo=0)
+           for s, p in enumerate(pws)]
+    grid = side('image_size', None) // side('patch_size', 4) if 'image_size' in hf_config else 0
+    for stage, p in enumerate(pws):
+        if p:
+            found[stage] = p
+        elif grid >> stage:  # unpretrained stages ran with the window clipped to the map
+            found[stage] = min(window, grid >> stage)
     return found
 
 
@@ -94,9 +158,14 @@ def expected_pretrained_windows(raw: RawCheckpoint, conv: Converted) -> Dict[int
     """Per stage, the position-bias window the checkpoint was trained with: what the file
     records (coordinate tables, config.json, our metadata), else what the release of a named
     checkpoint says (zoo.py); {} where neither tells."""
-    expected = checkpoint_pretrained_windows(conv, raw.hf_config)
-    if not expected and raw.metadata.get('pretrained_window_sizes'):
-        stored = [int(v) for v in raw.metadata['pretrained_window_sizes'].split(',')]
+    expected = checkpoint_pretrained_windows(conv, raw.hf_config, raw.source)
+    stored = raw.metadata.get('pretrained_window_sizes')
+    if not expected and stored is not None:
+        # Ours: 'P0,P1,...', 0 where the source recorded none. Plain digits only: int() also
+        # takes '+3', ' 3', '1_0' and (slowly, then failing) thousands of digits.
+        values = [int(v) if re.fullmatch(r'[0-9]{1,6}', v) else v for v in stored.split(',')]
+        stored = [checked_int(v, f"safetensors metadata 'pretrained_window_sizes'[{s}]",
+                                raw.source, lo=0) for s, v in enumerate(values)]
         expected = {s: p for s, p in enumerate(stored) if p > 0}
     return expected or expected_windows(raw.weights)
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
-from .io import (USE_LOCAL_INIT_CFG, CheckpointError, _download, hub_file, hub_model_file,
-                 torchvision_url)
+from .io import (USE_LOCAL_INIT_CFG, CheckpointError, download_to_cache, hub_file,
+                 hub_model_file, torchvision_url)
 
 GITHUB = 'https://github.com/SwinTransformer/storage/releases/download/v2.0.0/'
 OPENMMLAB = 'https://download.openmmlab.com/mmclassification/v0/swin-v2/'
@@ -245,15 +245,15 @@ def locate(source: str, use_local: str = USE_LOCAL_INIT_CFG) -> Located:
         return Located(osp.expanduser(source), identify_file(source))
     weights, copy = lookup(source) or (None, None)
     if source.startswith('torchvision://'):
-        return Located(_download(torchvision_url(source), use_local), weights)
+        return Located(download_to_cache(torchvision_url(source), use_local), weights)
     if source.startswith(('http://', 'https://')):
-        return Located(_download(source, use_local), weights)
+        return Located(download_to_cache(source, use_local), weights)
     if copy is not None:
         if len(copy.hub) == 2:
             return Located(hub_file(*copy.hub, use_local), weights)
         if copy.hub:
             return Located(hub_model_file(copy.hub[0], use_local), weights)
-        return Located(_download(copy.url, use_local), weights)
+        return Located(download_to_cache(copy.url, use_local), weights)
     if source.startswith('hf-hub:') and _HUB_ID.match(source[len('hf-hub:'):]):
         return Located(hub_model_file(source[len('hf-hub:'):], use_local), None)
     if _HUB_ID.match(source) and not osp.splitext(source)[1]:

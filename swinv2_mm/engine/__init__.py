@@ -1,7 +1,7 @@
 """Training and testing entry points behind tools/ (mmdet and mmseg configs alike).
 
-`import swinv2_mm` imports checkpoint_safety from here to install the Runner-checkpoint
-allow-list, and must stay light (torch and mmengine only). So this package's names are
+`import swinv2_mm` imports checkpoint_safety from here to register mmengine's checkpoint
+loaders, and must stay light (torch and mmengine only). So this package's names are
 resolved lazily (PEP 562): the launch code, and the mmdet/mmseg/mmcv it imports inside its
 functions, load on first use, not with the package.
 """
@@ -10,10 +10,10 @@ import importlib
 # name -> submodule that defines it
 _EXPORTS = {
     'CheckpointFileError': 'checkpoint_files',
+    'CheckpointReadError': 'checkpoint_safety',
+    'DamagedCheckpointError': 'checkpoint_safety',
     'UnsafeCheckpointError': 'checkpoint_safety',
-    'install_runner_checkpoint_allowlist': 'checkpoint_safety',
-    'runner_checkpoint_globals': 'checkpoint_safety',
-    'trusted_runner_checkpoints': 'checkpoint_safety',
+    'register_checkpoint_loaders': 'checkpoint_safety',
     'ToolError': 'errors',
     **{name: 'launch' for name in (
         'add_launch_args', 'build_runner', 'load_config', 'parse_launch_args',

@@ -2,9 +2,9 @@
 with a one-line answer for every file that cannot serve.
 
 A file is classified before torch sees it (missing, folder, empty, safetensors, JSON or other
-bytes that are no torch file, a torch zip archive cut short), then read with
-`torch.load(weights_only=True)` and the allow-list of checkpoint_safety, so reading never runs
-code from the file. What was read is then checked against what the command needs: a Runner
+bytes that are no torch file, a torch zip archive cut short), then read with the restricted
+unpickler of checkpoint/safe_pickle.py, so nothing in the file can run code or touch the
+process. What was read is then checked against what the command needs: a Runner
 checkpoint (meta + optimizer) for --resume, and for every command weights that fit the model
 built from the config, key for key and shape for shape.
 """
@@ -16,10 +16,9 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ..checkpoint.safe_pickle import (DamagedCheckpointError, UnsafeCheckpointError,
+                                      read_torch_file)
 from .errors import ToolError
-from .checkpoint_safety import (UnsafeCheckpointError, asks_for_disallowed_objects,
-                                explain_refused_checkpoint, is_refused_load,
-                                trusted_runner_checkpoints)
 
 
 class CheckpointFileError(ToolError):
@@ -41,9 +40,9 @@ def fetch_if_url(path: str) -> str:
     if path.startswith('s3://'):
         raise CheckpointFileError(f'{path}: s3 checkpoints are not read by these tools; copy '
                                   'the file to this machine and pass its local path')
-    from ..checkpoint.io import CheckpointError, _download
+    from ..checkpoint.io import CheckpointError, download_to_cache
     try:
-        return _download(path, use_local='pass the local file')
+        return download_to_cache(path, use_local='pass the local file')
     except CheckpointError as e:
         raise CheckpointFileError(str(e)) from e
 
@@ -93,16 +92,11 @@ def read_checkpoint_file(path: str, role: str) -> dict:
             f'{role} {path}: the checkpoint is truncated or damaged ({size} bytes, the zip '
             'archive torch.save writes has no end); use an earlier checkpoint')
     try:
-        with trusted_runner_checkpoints():
-            return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # noqa: BLE001 - every failure becomes one line
-        if (is_refused_load(e) and kind == 'zip') or asks_for_disallowed_objects(e):
-            raise explain_refused_checkpoint(path, e) from e
-        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()),
-                     type(e).__name__)
+        return read_torch_file(path, map_location='cpu')
+    except DamagedCheckpointError as e:
         raise CheckpointFileError(f'{role} {path}: the checkpoint is damaged or truncated and '
-                                  f'cannot be read ({type(e).__name__}: {first[:160]}); use '
-                                  'an earlier checkpoint') from e
+                                  f'cannot be read ({str(e).split(": ", 1)[-1]}); use an '
+                                  'earlier checkpoint') from e
 
 
 def state_dict_of(obj, path: str, role: str) -> Dict[str, torch.Tensor]:

@@ -14,8 +14,8 @@ from torch import Tensor
 
 from ..checkpoint.formats import convert
 from ..checkpoint.io import CheckpointError, read_checkpoint
-from ..checkpoint.loader import (expected_pretrained_windows, infer_arch, load_converted,
-                                 pretrained_window_of_table)
+from ..checkpoint.loader import (checked_int, expected_pretrained_windows, infer_arch,
+                                 load_converted, pretrained_window_of_table)
 from ..models.classifier import SwinV2Classifier
 from .errors import ToolError
 
@@ -46,10 +46,11 @@ def _windows(raw, conv, num_stages: int, window: Optional[int]) -> Tuple[list, l
         tables.setdefault(stage, pretrained_window_of_table(table)[0])
     if len(tables) == num_stages:  # the windows each stage ran with, clipping included
         return [tables[s] for s in range(num_stages)], pretrained
-    trained = (raw.hf_config or {}).get('window_size') or getattr(raw.weights, 'window_size',
-                                                                    None)
+    hf_config = raw.hf_config if isinstance(raw.hf_config, dict) else {}
+    trained = hf_config.get('window_size') or getattr(raw.weights, 'window_size', None)
     if trained:
-        return [int(trained)] * num_stages, pretrained
+        return [checked_int(trained, 'config.json window_size', raw.source)] * num_stages, \
+            pretrained
     raise CheckpointError(f'{raw.source} does not record the window it was trained with: pass '
                           '--window W (for a timm file, the number after "window" in its name)')
 
@@ -57,17 +58,18 @@ def _windows(raw, conv, num_stages: int, window: Optional[int]) -> Tuple[list, l
 def _image_size(raw, size: Optional[int]) -> int:
     if size:
         return size
-    hf_size = (raw.hf_config or {}).get('image_size')
-    if isinstance(hf_size, (list, tuple)):
+    hf_size = (raw.hf_config if isinstance(raw.hf_config, dict) else {}).get('image_size')
+    if isinstance(hf_size, (list, tuple)) and hf_size:
         hf_size = hf_size[0]
-    return int(hf_size or getattr(raw.weights, 'img_size', None) or 256)
+    size = hf_size or getattr(raw.weights, 'img_size', None) or 256
+    return checked_int(size, 'config.json image_size', raw.source, hi=65536)
 
 
 def imagenet_labels(num_classes: int, hf_config: Optional[dict] = None) -> List[str]:
     """Class names: a transformers config's id2label, else timm's ImageNet names for a 1K or
     22K head, else 'class i'."""
-    id2label = (hf_config or {}).get('id2label')
-    if id2label and len(id2label) == num_classes:
+    id2label = hf_config.get('id2label') if isinstance(hf_config, dict) else None
+    if isinstance(id2label, dict) and len(id2label) == num_classes:
         return [str(id2label.get(str(i), id2label.get(i, f'class {i}'))) for i in
                 range(num_classes)]
     subset = _SUBSETS.get(num_classes)

@@ -16,10 +16,10 @@ def pop_debug(argv: Optional[List[str]]) -> Tuple[List[str], bool]:
 
 def one_line(err: BaseException) -> str:
     from ..checkpoint.io import CheckpointError
-    from .checkpoint_safety import UnsafeCheckpointError
+    from ..checkpoint.safe_pickle import CheckpointReadError
     from .errors import ToolError
     text = ' '.join(ln.strip() for ln in str(err).splitlines() if ln.strip())
-    if isinstance(err, (ToolError, UnsafeCheckpointError, CheckpointError)):
+    if isinstance(err, (ToolError, CheckpointReadError, CheckpointError)):
         return text
     # Not one of ours: still one line, with the way to see where it came from.
     return (f'{type(err).__name__}: {text[:400]}' if text else type(err).__name__) + \

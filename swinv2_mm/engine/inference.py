@@ -4,8 +4,6 @@ from typing import List, Optional, Sequence, Union
 
 from .checkpoint_files import (check_fits_model, fetch_if_url, read_checkpoint_file,
                                state_dict_of)
-from .checkpoint_safety import (explain_refused_checkpoint, is_refused_load,
-                                trusted_runner_checkpoints)
 from .launch import DTYPES, ToolError, load_config, task_of
 
 
@@ -16,7 +14,7 @@ def detect_images(inputs: Union[str, Sequence[str]], config: str, weights: str,
     """Run mmdet's DetInferencer on images (files or a folder) and save pictures of the
     predictions (boxes, masks, class names and scores) to out_dir/vis/. Returns their paths.
 
-    weights: a Runner checkpoint (loaded with the allow-list of checkpoint_safety) or a
+    weights: a Runner checkpoint (read with the restricted unpickler) or a
     plain state dict; refused (one line) unless its weights fit the config's model.
     dtype 'bf16': the model runs under autocast in bfloat16.
     """
@@ -37,14 +35,8 @@ def detect_images(inputs: Union[str, Sequence[str]], config: str, weights: str,
     from mmdet.apis import DetInferencer
     if device is None:
         device = 'cuda:0' if torch.cuda.is_available() else 'cpu'
-    try:
-        with trusted_runner_checkpoints():
-            inferencer = DetInferencer(model=cfg, weights=weights, device=device,
-                                       show_progress=False)
-    except Exception as e:
-        if is_refused_load(e):
-            raise explain_refused_checkpoint(weights, e) from e
-        raise
+    # mmengine's loader, which reads with the restricted unpickler (checkpoint_safety)
+    inferencer = DetInferencer(model=cfg, weights=weights, device=device, show_progress=False)
     check_fits_model(inferencer.model, state, weights, 'checkpoint')
     del state
     images = paths if len(paths) > 1 else paths[0]

@@ -2,9 +2,9 @@
 
 The behaviour is that of mmdet 3.x's and mmseg 1.x's tools (the config's `default_scope`
 decides which), plus what this stack needs:
-  * Runner checkpoints load under torch's `weights_only=True` with an allow-list of what the
-    Runner itself pickles (see checkpoint_safety), so `--resume` and testing a checkpoint work
-    while a hostile file is still refused;
+  * Runner checkpoints are read with the restricted unpickler that `import swinv2_mm`
+    registers for mmengine's loaders (checkpoint_safety), so `--resume` and testing a
+    checkpoint work under torch >= 2.6 while a hostile file is refused;
   * on a machine without CUDA, distributed runs use gloo and CPU DDP (mmengine assumes a GPU);
   * flags that cannot work here (`--amp` without a GPU, `--tta` without a TTA config) say so
     before anything is built.
@@ -23,8 +23,6 @@ from mmengine.config import Config, ConfigDict
 from .checkpoint_files import (check_fits_model, fetch_if_url,
                                pick_resume_checkpoint, read_checkpoint_file,
                                require_runner_checkpoint, state_dict_of)
-from .checkpoint_safety import (explain_refused_checkpoint, is_refused_load,
-                                trusted_runner_checkpoints)
 
 from .errors import ToolError
 from .inference_window import set_test_window, window_from_options
@@ -414,10 +412,6 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
 
-def _checkpoint_in_use(runner) -> str:
-    return str(runner._load_from or osp.join(runner.work_dir, 'last_checkpoint'))
-
-
 def _bare_model(model):
     """The network whose weights a checkpoint holds: inside DDP and TTA wrappers."""
     while hasattr(model, 'module') and isinstance(model.module, torch.nn.Module):
@@ -461,13 +455,7 @@ def run_train(cfg: Config):
     """Build the Runner and train; returns the runner (its model is the trained one)."""
     runner = build_runner(cfg)
     choose_resume_checkpoint(runner)
-    try:
-        with trusted_runner_checkpoints():
-            runner.train()
-    except Exception as e:
-        if is_refused_load(e):
-            raise explain_refused_checkpoint(_checkpoint_in_use(runner), e) from e
-        raise
+    runner.train()
     return runner
 
 
@@ -487,14 +475,8 @@ def run_test(cfg: Config, out: Optional[str] = None) -> dict:
     bf16 = bool((cfg.get('test_cfg') or {}).get('fp16'))
     if bf16:
         float32_outputs(runner.model)
-    try:
-        with trusted_runner_checkpoints(), \
-                (mmcv_ops_in_float32() if bf16 else contextlib.nullcontext()):
-            return runner.test()
-    except Exception as e:
-        if is_refused_load(e):
-            raise explain_refused_checkpoint(_checkpoint_in_use(runner), e) from e
-        raise
+    with mmcv_ops_in_float32() if bf16 else contextlib.nullcontext():
+        return runner.test()
 
 
 def parse_cfg_options(values: Optional[Sequence[str]]) -> Optional[dict]:

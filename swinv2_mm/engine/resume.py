@@ -14,13 +14,15 @@ by launch.prepare_train_config.
   interrupted run stood. Validation runs with the random state saved and restored around it,
   so whether a run validated at an iteration does not change what it trains on afterwards.
 """
+import contextlib
 import glob
 import os
 import os.path as osp
 import random
+import tempfile
 import zipfile
 from collections import deque
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -29,6 +31,8 @@ from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+
+from ..checkpoint.io import new_file_mode
 
 RNG_KEY = 'rng_state'  # where the states live in a checkpoint
 
@@ -43,19 +47,36 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
+def new_temp_file(folder: str, prefix: str) -> Tuple[int, str]:
+    """An open, empty file with a fresh random name in `folder` (the final file's, so that
+    os.replace stays one atomic rename). mkstemp creates it with O_CREAT|O_EXCL: a link or
+    file planted at a guessable name is never followed nor reused. mkstemp makes it 0600;
+    it gets what a plain open() would give, since it becomes the final file."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
+    os.fchmod(fd, new_file_mode())  # on the fd: no path to redirect
+    return fd, tmp
+
+
 def write_text_atomic(path: str, text: str) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_path(osp.dirname(osp.abspath(path)))
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp = new_temp_file(folder, f'{osp.basename(path)}.tmp-')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+    fsync_path(folder)
 
 
-def tmp_name_for(filename: str) -> str:
-    # A dot name that never matches iter_N.pth / epoch_N.pth: auto-resume cannot pick it.
-    return f'.{filename}.tmp-{os.getpid()}'
+def tmp_prefix_for(filename: str) -> str:
+    # A dot name that matches before_train's stale-file glob '.*.pth.tmp-*' and never
+    # iter_N.pth / epoch_N.pth: auto-resume cannot pick it. mkstemp appends a random part.
+    return f'.{filename}.tmp-'
 
 
 @HOOKS.register_module()
@@ -85,17 +106,24 @@ class AtomicCheckpointHook(CheckpointHook):
             if '://' in str(out_dir) or kwargs.get('backend_args') or \
                     kwargs.get('file_client_args'):
                 return save(out_dir, filename, *args, **kwargs)
-            tmp = osp.join(out_dir, tmp_name_for(filename))
-            save(out_dir, osp.basename(tmp), *args, **kwargs)
             if not is_main_process():  # Runner.save_checkpoint writes on rank 0 only
-                return
-            fsync_path(tmp)
-            # torch.save's zip archive ends with its directory: present means complete.
-            if osp.getsize(tmp) == 0 or not zipfile.is_zipfile(tmp):
-                os.remove(tmp)
-                raise RuntimeError(f'checkpoint {filename} did not verify after writing; '
-                                   'the previous checkpoints are kept')
-            os.replace(tmp, osp.join(out_dir, filename))
+                return save(out_dir, filename, *args, **kwargs)
+            os.makedirs(out_dir, exist_ok=True)  # save used to create it; the temp comes first
+            fd, tmp = new_temp_file(out_dir, tmp_prefix_for(filename))
+            os.close(fd)
+            try:
+                # save opens the path by name ('wb'): it writes into the file made above
+                save(out_dir, osp.basename(tmp), *args, **kwargs)
+                fsync_path(tmp)
+                # torch.save's zip archive ends with its directory: present means complete.
+                if osp.getsize(tmp) == 0 or not zipfile.is_zipfile(tmp):
+                    raise RuntimeError(f'checkpoint {filename} did not verify after '
+                                       'writing; the previous checkpoints are kept')
+                os.replace(tmp, osp.join(out_dir, filename))
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+                raise
             fsync_path(out_dir)
         save_checkpoint.__wrapped__ = save
         return save_checkpoint
