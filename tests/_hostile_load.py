@@ -3,6 +3,7 @@
     python tests/_hostile_load.py SPEC_JSON   (tests/test_hostile_files.py runs it)
 
 SPEC: {"work": folder, "det_ckpt", "seg_ckpt": Runner checkpoints our tools wrote,
+       "mmdet_ckpt", "mmseg_ckpt": ones mmdet's / mmseg's own tools/train.py wrote,
        "coco", "ade": data roots, "det_image", "seg_image", "heavy_cases": [...],
        "mutants": N, "seed": S}
 The fuzzer's seed is a small checkpoint written by a real mmengine Runner (toy_checkpoint).
@@ -113,25 +114,30 @@ def craft(spec) -> dict:
     runner = torch.load(det, map_location='cpu', weights_only=False)  # ours, trusted
     files['benign_det'] = (det, 'a Runner checkpoint of the detection demo (control)')
     files['benign_seg'] = (spec['seg_ckpt'], 'a Runner checkpoint of the segmentation demo')
+    files['mmdet_written'] = (spec['mmdet_ckpt'], "written by mmdet's own tools/train.py")
+    files['mmseg_written'] = (spec['mmseg_ckpt'], "written by mmseg's own tools/train.py")
     # Attacks reported against the allow-list, using only its globals and torch's defaults.
     put('forged_pointer', runner_shaped(
         G('numpy', 'ndarray') + emb(((1,), np.dtype('O'), struct.pack('<Q', id(os.system))))
         + b'R'), 'numpy.ndarray((1,), "O", <8 bytes>): an object array of a forged pointer')
-    put('oob_view', runner_shaped(G('numpy', 'ndarray') + emb(((4096,), 'u1', b'', 0, (1,)))
-                                  + b'R'), 'numpy.ndarray view of 4 KiB past an empty buffer')
+    put('oob_view', runner_shaped(G('numpy', 'ndarray') + emb(((4096,), 'u1', b'\0', 0, (1,)))
+                                  + b'R'), 'numpy.ndarray view of 4 KiB over a 1-byte buffer')
     interface = {'__array_interface__': {'data': (4096, False), 'shape': (64,),
                                          'typestr': '|u1', 'version': 3}}
+    # HistoryBuffer([x], [0]) passes its length check, then numpy reads x's interface
     put('array_interface', runner_shaped(
-        HB + b')\x81' + emb(interface) + b'b' + PUT(9000) + HB + GET(9000) + GET(9000)
-        + b'\x86R'), 'HistoryBuffer(x, x) with x.__array_interface__ at address 4096')
+        HB + b')\x81' + emb(interface) + b'b' + PUT(9000) + HB + b']' + GET(9000) + b'a'
+        + emb([0]) + b'\x86R'), 'HistoryBuffer([x], [0]) with x.__array_interface__ at 4096')
     state = {'max_length': 10, '_log_history': np.zeros(1), '_count_history': np.ones(1, np.int64),
              'statistics_methods': {'mean': HistoryBuffer.max}}
     put('class_table', runner_shaped(
         b'}' + text('log_scalars') + b'}' + text('train/loss') + HB + b')\x81' + emb(state) + b'b'
         + b's' + b's'), 'HistoryBuffer state whose statistics_methods map mean to max')
+    fields = {'max_length': 10, '_log_history': np.zeros(1), '_count_history': np.ones(1)}
     put('two_build', runner_shaped(
-        HB + b')\x81' + PUT(9000) + b'}' + text('__setstate__') + G('builtins', 'getattr')
-        + GET(9000) + text('update') + b'\x86R' + b's' + b'b' + emb(1.0) + b'b'),
+        HB + b')\x81' + PUT(9000) + emb(fields)[:-1] + text('__setstate__')
+        + G('builtins', 'getattr') + GET(9000) + text('update') + b'\x86R' + b'u' + b'b'
+        + emb(1.0) + b'b'),
         'BUILD plants __setstate__ = getattr(buffer, "update"); a second BUILD calls it')
     system = struct.pack('<Q', id(os.system))
     put('code_given_addresses', runner_shaped(
@@ -241,13 +247,13 @@ def entry_points(ctx: Context) -> dict:
     spec, work = ctx.spec, ctx.spec['work']
     from mmengine.runner import checkpoint as mmckpt
 
-    def runner_load_or_resume(path):
+    def runner_load_or_resume(path, resume=True):
         from mmengine.runner import Runner
         cfg = ctx.det_cfg.copy()
         cfg.work_dir = osp.join(work, 'runner')
         cfg.train_dataloader.dataset.data_root = spec['coco']
         runner = Runner.from_cfg(cfg)
-        runner._load_from, runner._resume = path, True
+        runner._load_from, runner._resume = path, resume
         runner.load_or_resume()
         return runner.iter
 
@@ -282,6 +288,7 @@ def entry_points(ctx: Context) -> dict:
         'mmengine.load_checkpoint': lambda p: sorted(
             mmckpt.load_checkpoint(ctx.det_model, p, map_location='cpu')),
         'Runner.load_or_resume': runner_load_or_resume,
+        'Runner load_from': lambda p: runner_load_or_resume(p, resume=False),
         'checkpoint.io.read_checkpoint': lambda p: len(
             __import__('swinv2_mm.checkpoint.io', fromlist=['x']).read_checkpoint(p)
             .state_dict),
@@ -312,11 +319,13 @@ def entry_points(ctx: Context) -> dict:
 
 HEAVY_START = 'mmdet.apis.init_detector'
 # the control files go only where they fit (a detector's checkpoint into detection entries)
-CONTROL = {'benign_det': ('mmseg.apis.init_model', 'mmseg.apis.MMSegInferencer',
-                          'mmseg tools/test.py', 'tools/test.py'),
-           'benign_seg': ('mmdet.apis.init_detector', 'mmdet.apis.DetInferencer',
-                          'mmdet tools/train.py --resume', 'tools/train.py --resume',
-                          'Runner.load_or_resume', 'mmengine.load_checkpoint')}
+_SEG_ONLY = ('mmseg.apis.init_model', 'mmseg.apis.MMSegInferencer', 'mmseg tools/test.py',
+             'tools/test.py')
+_DET_ONLY = ('mmdet.apis.init_detector', 'mmdet.apis.DetInferencer',
+             'mmdet tools/train.py --resume', 'tools/train.py --resume', 'Runner.load_or_resume',
+             'Runner load_from', 'mmengine.load_checkpoint')
+CONTROL = {'benign_det': _SEG_ONLY, 'mmdet_written': _SEG_ONLY,
+           'benign_seg': _DET_ONLY, 'mmseg_written': _DET_ONLY}
 
 
 def toy_checkpoint(folder: str) -> str:

@@ -78,3 +78,26 @@ def ours(data, tmp_path_factory):
     train([DEMO_SEG, '--work-dir', str(work / 'seg'), '--cfg-options', *seg_data_options(data['ade']),
            *SHORT, 'train_cfg.max_iters=1'])
     return dict(det=str(work / 'det' / 'iter_1.pth'), seg=str(work / 'seg' / 'iter_1.pth'))
+
+
+@pytest.fixture(scope='session')
+def openmmlab_written(data, ours, tmp_path_factory):
+    """Runner checkpoints written by mmdet's and mmseg's own packaged tools/train.py, as their
+    users run them (a subprocess each): mmdet's resumes ours for one more iteration, mmseg's
+    trains one. {'mmdet': path, 'mmseg': path, 'mmdet_proc', 'mmseg_proc'}."""
+    import subprocess
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    out = {}
+    for pkg, config, argv in (
+            ('mmdet', DEMO_DET, ['--resume', ours['det'], '--cfg-options',
+                                 *det_data_options(data['coco']), *SHORT,
+                                 'train_cfg.max_iters=2']),
+            ('mmseg', DEMO_SEG, ['--cfg-options', *seg_data_options(data['ade']), *SHORT,
+                                 'train_cfg.max_iters=1'])):
+        tool = osp.join(osp.dirname(__import__(pkg).__file__), '.mim', 'tools', 'train.py')
+        work = str(tmp_path_factory.mktemp(f'{pkg}_train'))
+        out[f'{pkg}_proc'] = subprocess.run(
+            [sys.executable, tool, config, '--work-dir', work, *argv], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=600)
+        out[pkg] = osp.join(work, 'iter_2.pth' if pkg == 'mmdet' else 'iter_1.pth')
+    return out

@@ -35,7 +35,7 @@ ATTACKS = ['forged_pointer', 'oob_view', 'array_interface', 'class_table', 'two_
 CLASSIC = ['raw_pickle', 'legacy_format', 'zip_eval', 'zip_subprocess']
 MALFORMED = ['truncated', 'record_sizes', 'zip_bomb', 'dotdot_names', 'deep_nesting',
              'huge_storage']
-CONTROL = ['benign_det', 'benign_seg']
+CONTROL = ['benign_det', 'benign_seg', 'mmdet_written', 'mmseg_written']
 # Through the APIs and whole tools too (they load after building a model: seconds each)
 HEAVY = ATTACKS + ['zip_eval', 'huge_storage'] + CONTROL
 MUTANTS = int(os.environ.get('SWINV2_MM_FUZZ_MUTANTS', '2000'))
@@ -46,9 +46,14 @@ PLAIN_DATA = ('zip_bomb', 'deep_nesting')
 
 
 @pytest.fixture(scope='module')
-def report(data, ours, tmp_path_factory):
+def report(data, ours, openmmlab_written, tmp_path_factory):
     work = tmp_path_factory.mktemp('hostile')
-    spec = dict(work=str(work), det_ckpt=ours['det'], seg_ckpt=ours['seg'], coco=data['coco'],
+    for pkg in ('mmdet', 'mmseg'):
+        proc = openmmlab_written[f'{pkg}_proc']
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    spec = dict(work=str(work), det_ckpt=ours['det'], seg_ckpt=ours['seg'],
+                mmdet_ckpt=openmmlab_written['mmdet'], mmseg_ckpt=openmmlab_written['mmseg'],
+                coco=data['coco'],
                 ade=data['ade'], det_image=data['det_image'], seg_image=data['seg_image'],
                 heavy_cases=HEAVY, mutants=MUTANTS, seed=0)
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tests', '_hostile_load.py'),
@@ -77,7 +82,7 @@ def _clean(r):
 @pytest.mark.parametrize('case', ATTACKS + CLASSIC + MALFORMED)
 def test_hostile_file_is_refused_by_every_entry_point(report, case):
     results = report[0][case]
-    expected = 15 if case in HEAVY else 7
+    expected = 16 if case in HEAVY else 8
     assert len(results) == expected, sorted(results)
     for entry, r in results.items():
         _clean(r)
@@ -97,8 +102,9 @@ def test_hostile_file_is_refused_by_every_entry_point(report, case):
 @pytest.mark.slow
 @pytest.mark.parametrize('case', CONTROL)
 def test_runner_checkpoints_load_through_every_entry_point(report, case):
-    """The demos' Runner checkpoints load through mmengine's loaders, the inferencers and
-    the tools (torch's own torch.load still refuses them: the import widened nothing)."""
+    """Runner checkpoints written by our tools and by mmdet's / mmseg's own tools/train.py
+    load through mmengine's loaders, the inferencers and the tools (torch's own torch.load
+    still refuses them: the import widened nothing)."""
     results = report[0][case]
     assert len(results) >= 9, sorted(results)
     for entry, r in results.items():

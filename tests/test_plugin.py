@@ -42,13 +42,9 @@ def _run(args, timeout=600):
 
 
 @pytest.fixture(scope='module')
-def mmdet_resumed(data, ours, tmp_path_factory):
+def mmdet_resumed(openmmlab_written):
     """mmdet's own tools/train.py --resume from our checkpoint, one more iteration."""
-    work = str(tmp_path_factory.mktemp('mmdet_resume'))
-    proc = _run([osp.join(SITE_TOOLS['mmdet'], 'train.py'), DET, '--work-dir', work,
-                 '--resume', ours['det'], '--cfg-options', *det_data_options(data['coco']), *SHORT,
-                 'train_cfg.max_iters=2'])
-    return proc, work
+    return openmmlab_written['mmdet_proc'], osp.dirname(openmmlab_written['mmdet'])
 
 
 class _Payload:
