@@ -1,6 +1,8 @@
 """The records behind the docs' figures (swinv2_mm/records/, tools/docs_records.py): markers,
-rendering, atomic records, and that the demos give the metrics the docs quote (they are
-deterministic: compared exactly, at the precision the metric is reported in)."""
+rendering, atomic records, and that the demos give the metrics the docs quote. A demo is
+deterministic on one machine, but its metrics move with the CPU's kernel set and the thread
+count: a fresh run is compared with its record within the spread measured across those
+(docs/records/demo_spread.json, tools/demo_spread.py)."""
 import json
 import os
 import subprocess
@@ -104,10 +106,60 @@ def test_docs_records_tool_lists_checks_and_refuses_unknown_names():
 
 
 @pytest.mark.slow
+def leaves(tree, prefix=''):
+    """{'a/b': number} of every number in nested dicts."""
+    out = {}
+    for key, value in tree.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, dict):
+            out.update(leaves(value, name + '/'))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+# Below this a spread of zero still admits the last printed digit (AP in 0..1 to 3 digits;
+# mIoU, aAcc, per-class IoU in percent to 2).
+FLOOR = {'detection': 0.002, 'segmentation': 0.02}
+
+
+def spread_tolerances(demo: str, recorded: dict) -> dict:
+    """Per metric: 1.5 x the largest distance of any measured run from the record (margin for
+    a processor not among them), at least FLOOR."""
+    with open(os.path.join(ROOT, 'docs', 'records', 'demo_spread.json')) as f:
+        runs = json.load(f)['runs'][demo]
+    want = leaves({'metrics': recorded['metrics'], 'per_class': recorded['per_class']})
+    tol = dict.fromkeys(want, 0.0)
+    for r in runs:
+        got = leaves({'metrics': r['metrics'], 'per_class': r['per_class']})
+        assert set(got) == set(want), (demo, r['setting'])
+        for k in want:
+            tol[k] = max(tol[k], abs(got[k] - want[k]))
+    return {k: max(1.5 * v, FLOOR[demo]) for k, v in tol.items()}
+
+
+def test_demo_spread_record_covers_two_kernel_sets_and_both_thread_counts():
+    with open(os.path.join(ROOT, 'docs', 'records', 'demo_spread.json')) as f:
+        spread = json.load(f)
+    for demo in ('detection', 'segmentation'):
+        runs = spread['runs'][demo]
+        assert len({r['aten_cpu_capability'] for r in runs}) >= 2
+        assert {r['threads'] for r in runs} >= {1, 2}
+        with open(os.path.join(ROOT, 'docs', 'records', f'demo_{demo}.json')) as f:
+            recorded = json.load(f)
+        tol = spread_tolerances(demo, recorded)
+        # the target the demo exists to show holds anywhere in the spread
+        key = 'metrics/coco/bbox_mAP_50' if demo == 'detection' else 'metrics/mIoU'
+        floor = 0.5 if demo == 'detection' else 50
+        assert min(leaves(r)[key] for r in runs) >= floor and \
+            leaves(recorded)[key] - tol[key] >= floor
+
+
 def test_readme_main_command_gives_the_documented_demo_metrics(tmp_path):
     """`bash tools/demo.sh`, the README's main command, as written in a fresh clone (2 threads,
-    the demos' default): every metric in each demo's metrics file equals the record the docs
-    quote, and nothing lands among the tracked files."""
+    the demos' default): every metric in each demo's metrics file is the record the docs
+    quote, within the spread measured across kernel sets and thread counts, and nothing
+    lands among the tracked files."""
     copy = commands.fresh_copy(ROOT, str(tmp_path / 'clone'))
     proc = subprocess.run(['bash', 'tools/demo.sh'], cwd=copy, capture_output=True, text=True,
                           timeout=3600)
@@ -118,9 +170,14 @@ def test_readme_main_command_gives_the_documented_demo_metrics(tmp_path):
         with open(os.path.join(ROOT, 'docs', 'records', f'demo_{demo}.json')) as f:
             recorded = json.load(f)
         assert got['threads'] == recorded['threads']
-        assert (got['metrics'], got['per_class']) == (recorded['metrics'],
-                                                      recorded['per_class']), (
-            f'the {demo} demo gives other metrics than docs/records/demo_{demo}.json (which the '
-            f'docs quote). If the change is intended: .venv/bin/python tools/docs_records.py '
-            f'refresh demo_{demo}, then render')
+        tol = spread_tolerances(demo, recorded)
+        have = leaves({'metrics': got['metrics'], 'per_class': got['per_class']})
+        want = leaves({'metrics': recorded['metrics'], 'per_class': recorded['per_class']})
+        assert set(have) == set(want), demo
+        off = {k: (have[k], want[k], round(tol[k], 4)) for k in want
+               if abs(have[k] - want[k]) > tol[k]}
+        assert not off, (
+            f'the {demo} demo gives metrics outside the spread of docs/records/demo_{demo}.json '
+            f'(got, recorded, tolerance): {off}. If the change is intended: .venv/bin/python '
+            f'tools/docs_records.py refresh demo_{demo}, then tools/demo_spread.py, then render')
     assert commands.changed_files(copy) == []

@@ -217,13 +217,15 @@ def _bytes(*args):
 
 def _codecs_encode(text, encoding='utf-8'):
     # protocol 2 writes bytes as _codecs.encode(<latin-1 text>, 'latin1')
-    if type(text) is not str or encoding not in ('latin1', 'latin-1'):
+    if type(text) is not str or type(encoding) is not str or \
+            encoding not in ('latin1', 'latin-1'):
         raise _Refused(f'_codecs.encode of {_describe(text)} as {encoding!r}')
     return text.encode('latin1')
 
 
 def _numpy_reconstruct(subtype, shape, typecode):
-    if subtype is not NDARRAY or shape != (0,) or typecode not in (b'b', 'b'):
+    if subtype is not NDARRAY or type(shape) is not tuple or shape != (0,) or \
+            type(typecode) not in (bytes, str) or typecode not in (b'b', 'b'):
         raise _Refused(f'numpy _reconstruct of {_describe(subtype)} {shape!r}')
     return _Pending('ndarray')
 
@@ -245,7 +247,7 @@ def _numpy_scalar(dtype, data):
 
 
 def _getattr(owner, name):
-    if owner is HISTORY_BUFFER and name in STATISTICS:
+    if owner is HISTORY_BUFFER and type(name) is str and name in STATISTICS:
         return _Statistic(name)
     raise _Refused(f'getattr({_describe(owner)}, {name!r}); only HistoryBuffer statistics '
                    f'methods ({", ".join(STATISTICS)}) are named in a Runner checkpoint')
@@ -296,9 +298,11 @@ def _check_dtype(dtype, what: str) -> None:
 
 def _finish_dtype(pending: _Pending, state) -> np.dtype:
     # numpy's dtype state: (3, byte order, subarray, names, fields, elsize, alignment, flags)
-    if type(state) is not tuple or len(state) != 8 or state[0] != 3 or \
-            state[1] not in ('<', '>', '|', '=') or state[2:5] != (None, None, None) or \
-            state[5:] != (-1, -1, 0):
+    # (types first: nothing of the file's is compared with ==)
+    if type(state) is not tuple or len(state) != 8 or \
+            not all(type(v) is int for v in state[:1] + state[5:]) or \
+            state[:1] + state[5:] != (3, -1, -1, 0) or type(state[1]) is not str or \
+            state[1] not in ('<', '>', '|', '=') or any(v is not None for v in state[2:5]):
         raise _Refused(f'numpy dtype {pending.spec!r} with state {_describe(state)}')
     dtype = np.dtype(pending.spec)
     return dtype.newbyteorder(state[1]) if state[1] in '<>' else dtype
@@ -306,7 +310,8 @@ def _finish_dtype(pending: _Pending, state) -> np.dtype:
 
 def _finish_ndarray(state) -> np.ndarray:
     # numpy's array state: (1, shape, dtype, is_fortran, raw bytes)
-    if type(state) is not tuple or len(state) != 5 or state[0] != 1:
+    if type(state) is not tuple or len(state) != 5 or type(state[0]) is not int or \
+            state[0] != 1:
         raise _Refused(f'a numpy array with state {_describe(state)}')
     _, shape, dtype, fortran, data = state
     shape = _ints(shape, 'a numpy array shape')
@@ -326,14 +331,15 @@ def _finish_ndarray(state) -> np.ndarray:
 def _finish_history_buffer(state):
     from mmengine.logging import HistoryBuffer
     fields = {'max_length', '_log_history', '_count_history'}
-    if type(state) is not dict or not fields <= set(state) or \
+    if type(state) is not dict or not all(type(k) is str for k in state) or \
+            not fields <= set(state) or \
             not set(state) <= fields | {'statistics_methods'}:
         keys = sorted(map(str, state)) if type(state) is dict else _describe(state)
         raise _Refused(f'a HistoryBuffer with fields {keys} (it has max_length, _log_history, '
                        '_count_history)')
     methods = state.get('statistics_methods', {})
     if type(methods) is not dict or not all(
-            k in STATISTICS and type(v) is _Statistic and v.name == k
+            type(k) is str and k in STATISTICS and type(v) is _Statistic and v.name == k
             for k, v in methods.items()):
         raise _Refused('a HistoryBuffer whose statistics_methods are not its own min, max, '
                        'mean and current')
@@ -348,7 +354,8 @@ def _finish_history_buffer(state):
 
 def _finish_ordered_dict(inst: OrderedDict, state) -> OrderedDict:
     # a state dict carries its modules' versions as `_metadata`, nothing else
-    if type(state) is not dict or set(state) != {'_metadata'} or \
+    if type(state) is not dict or len(state) != 1 or \
+            type(next(iter(state))) is not str or '_metadata' not in state or \
             type(state['_metadata']) not in (dict, OrderedDict):
         raise _Refused(f'an OrderedDict with attributes {_describe(state)}')
     inst._metadata = state['_metadata']
@@ -437,7 +444,7 @@ class RestrictedUnpickler(pickle._Unpickler):
     def load_newobj(self):
         args = self.stack.pop()
         cls = self.stack.pop()
-        if args != ():
+        if type(args) is not tuple or args:
             raise _Refused(f'it creates {_describe(cls)} with arguments')
         if cls is HISTORY_BUFFER:
             self.append(_Pending('history_buffer'))
