@@ -216,14 +216,14 @@ def _tool(path, argv):
     old = sys.argv
     sys.argv = [path, *argv]
     try:
-        result = runpy.run_path(path, run_name='__main__')
+        runpy.run_path(path, run_name='__main__')
     except SystemExit as e:  # our tools end with sys.exit(code)
         if e.code not in (0, None):
             raise RuntimeError(f'exit code {e.code}') from None
         return 'ok'
     finally:
         sys.argv = old
-    return 'ok' if result is not None else 'ok'
+    return 'ok'
 
 
 def _ours(name, argv):

@@ -42,7 +42,12 @@ import torch
 
 
 class CheckpointReadError(pickle.UnpicklingError):
-    """A torch file that was not read; the message is one line saying why."""
+    """A torch file that was not read. str(): one line naming the file and saying why;
+    `reason`: the why alone, for callers that name the file their own way."""
+
+    def __init__(self, message: str, reason: str = ''):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class UnsafeCheckpointError(CheckpointReadError):
@@ -269,8 +274,8 @@ GLOBALS: Dict[tuple, Any] = {
     ('_codecs', 'encode'): _codecs_encode,
     ('numpy', 'ndarray'): NDARRAY,
     ('numpy', 'dtype'): _numpy_dtype,
-    **{(m, '_reconstruct'): _numpy_reconstruct for m in _NUMPY_CORE},
-    **{(m, 'scalar'): _numpy_scalar for m in _NUMPY_CORE},
+    **{(m, name): fn for m in _NUMPY_CORE
+       for name, fn in (('_reconstruct', _numpy_reconstruct), ('scalar', _numpy_scalar))},
     ('mmengine.logging.history_buffer', 'HistoryBuffer'): HISTORY_BUFFER,
     ('yacs.config', 'CfgNode'): YACS_CFG_NODE,
 }
@@ -374,11 +379,11 @@ _op = pickle._Unpickler.dispatch  # the pure-Python opcode table: we replace wha
 
 class RestrictedUnpickler(pickle._Unpickler):
     """pickle's own Python unpickler, with every opcode that calls, builds or mutates
-    something replaced by a checked version. `storage_bytes(pid)` (set per file) bounds what a
+    something replaced by a checked version. `check_storage(pid)` (set per file) bounds what a
     persistent id may declare."""
 
     dispatch = dict(_op)
-    storage_bytes = None  # set by the per-file subclass
+    check_storage = None  # set by the per-file subclass
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -397,7 +402,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         if self._torch_persistent_load is None or type(pid) is not tuple or not pid or \
                 pid[0] not in ('storage', b'storage'):
             raise _Refused(f'a persistent id {_describe(pid)} that is no storage')
-        self.storage_bytes(pid)  # raises unless the file holds what the id declares
+        self.check_storage(pid)  # raises unless the file holds what the id declares
         return self._torch_persistent_load(pid)
 
     def find_class(self, module, name):
@@ -593,16 +598,18 @@ def _zip_records(path: str, size: int) -> Dict[str, int]:
 
 
 def _element_size(storage_type) -> Optional[int]:
+    """Bytes per element of what torch's find_class made of a '...Storage' name."""
     if storage_type is torch.UntypedStorage:
         return 1
-    dtype = getattr(type(storage_type), 'dtype', None) and storage_type.dtype
-    return torch._utils._element_size(dtype) if isinstance(dtype, torch.dtype) else None
+    if isinstance(storage_type, torch.serialization.StorageType):
+        return torch._utils._element_size(storage_type.dtype)
+    return None
 
 
 def _storage_check(records: Optional[Dict[str, int]], file_size: int):
     """A check of a persistent id: well formed, and declaring exactly its record's bytes
     (zip) or at most the file's (legacy), so no load allocates more than the file holds."""
-    def storage_bytes(pid) -> int:
+    def check_storage(pid) -> None:
         if len(pid) != (5 if records is not None else 6):
             raise _Refused(f'a storage id of {len(pid)} fields')
         _, storage_type, key, location, numel, *view = pid
@@ -622,18 +629,16 @@ def _storage_check(records: Optional[Dict[str, int]], file_size: int):
         if held is None or (nbytes != held if records is not None else nbytes > held):
             raise _Refused(f'a storage {key!r} declaring {nbytes} bytes, which the file does '
                            f'not hold ({"no record" if held is None else f"{held} bytes"})')
-        return nbytes
-    return storage_bytes
+    return check_storage
 
 
 def _pickle_module(records: Optional[Dict[str, int]], file_size: int) -> types.ModuleType:
     """What torch.load(pickle_module=...) gets: our Unpickler, bound to this file's records."""
     unpickler = type('Unpickler', (RestrictedUnpickler,),
-                     {'storage_bytes': staticmethod(_storage_check(records, file_size))})
+                     {'check_storage': staticmethod(_storage_check(records, file_size))})
     module = types.ModuleType('swinv2_mm_restricted_pickle')
     module.Unpickler = unpickler
     module.load = lambda f, **kw: unpickler(f, **kw).load()
-    module.__name__ = 'swinv2_mm_restricted_pickle'
     return module
 
 
@@ -653,7 +658,7 @@ def read_torch_file(path: str, map_location=None):
         try:
             records = _zip_records(path, size)
         except _Damaged as e:
-            raise DamagedCheckpointError(f'{path!r} is damaged: {e}') from None
+            raise DamagedCheckpointError(f'{path!r} is damaged: {e}', str(e)) from None
     elif tarfile.is_tarfile(path):
         raise UnsafeCheckpointError(
             f'refused to load checkpoint {path!r}: it is in the tar format of torch < 0.4, '
@@ -668,17 +673,15 @@ def read_torch_file(path: str, map_location=None):
     except _Refused as e:
         raise UnsafeCheckpointError(f'refused to load checkpoint {path!r}: {e} ({UNSAFE_ADVICE})'
                                     ) from None
-    except CheckpointReadError:
-        raise
     except RecursionError:
         raise UnsafeCheckpointError(f'refused to load checkpoint {path!r}: its data is nested '
                                     'too deeply') from None
     except MemoryError:
-        raise DamagedCheckpointError(f'{path!r}: the file declares more memory than there is; '
-                                     'it is damaged') from None
+        reason = 'the file declares more memory than there is'
+        raise DamagedCheckpointError(f'{path!r}: {reason}; it is damaged', reason) from None
     except Exception as e:  # noqa: BLE001 - struct.error, EOFError, RuntimeError, ...
         first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()),
                      type(e).__name__)
+        reason = f'{type(e).__name__}: {first[:160]}'
         raise DamagedCheckpointError(
-            f'{path!r} is damaged or truncated and cannot be read ({type(e).__name__}: '
-            f'{first[:160]})') from None
+            f'{path!r} is damaged or truncated and cannot be read ({reason})', reason) from None

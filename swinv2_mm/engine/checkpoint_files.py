@@ -95,7 +95,7 @@ def read_checkpoint_file(path: str, role: str) -> dict:
         return read_torch_file(path, map_location='cpu')
     except DamagedCheckpointError as e:
         raise CheckpointFileError(f'{role} {path}: the checkpoint is damaged or truncated and '
-                                  f'cannot be read ({str(e).split(": ", 1)[-1]}); use an '
+                                  f'cannot be read ({e.reason}); use an '
                                   'earlier checkpoint') from e
 
 
